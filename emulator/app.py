@@ -1,0 +1,43 @@
+"""Builds the emulator's aiohttp application from its feature modules.
+
+Each feature module (``emulator.<name>``) has ``setup(app, state)``, which adds its routes
+(and, for cross-cutting features, middlewares), and may have ``apply_seed(state, doc)``.
+Control routes live under ``/_emulator/``, never under the Microsoft paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from aiohttp import web
+
+from emulator.config import EmulatorConfig
+from emulator.state import STATE, EmulatorState
+
+# Order matters: cross-cutting middlewares (request log, faults, service protection) first.
+FEATURES: tuple[str, ...] = (
+    "emulator.control",
+    "emulator.identity",
+    "emulator.dataverse",
+)
+
+
+def feature_modules() -> list[ModuleType]:
+    modules = []
+    for name in FEATURES:
+        try:
+            modules.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real import error inside the feature
+                raise
+    return modules
+
+
+def build_app(config: EmulatorConfig | None = None) -> web.Application:
+    state = EmulatorState(config or EmulatorConfig())
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app[STATE] = state
+    for module in feature_modules():
+        module.setup(app, state)
+    return app

@@ -1,0 +1,25 @@
+"""Settings of one emulator instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 8443  # 0 picks a free port
+    tls: bool = True
+    tls_dir: Path = field(default_factory=lambda: default_tls_dir())
+    db_path: str = ":memory:"
+    seed_path: Path | None = None
+    log_requests: bool = False
+    public_host: str = "localhost"  # host name in URLs the emulator hands out
+
+
+def default_tls_dir() -> Path:
+    from os import environ
+
+    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "recipe-runner" / "emulator-tls"

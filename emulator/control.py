@@ -1,0 +1,41 @@
+"""The control plane under ``/_emulator/``: the test's hands on the emulator.
+
+Routes here never collide with Microsoft paths. Feature modules add their own control
+routes (identity: apps, users, revocation; dataverse: rows with explicit timestamps).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from emulator.state import STATE, EmulatorState
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/_emulator/health")
+async def health(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({"status": "ok", "base_url": state.base_url})
+
+
+@routes.get("/_emulator/clock")
+async def get_clock(request: web.Request) -> web.Response:
+    clock = request.app[STATE].clock
+    return web.json_response({"now": clock.now().isoformat(), "offset_s": clock.offset_s})
+
+
+@routes.post("/_emulator/clock/advance")
+async def advance_clock(request: web.Request) -> web.Response:
+    body = await request.json()
+    seconds = body.get("seconds") if isinstance(body, dict) else None
+    if not isinstance(seconds, int | float) or seconds < 0:
+        raise web.HTTPBadRequest(text='{"error": "body must be {\\"seconds\\": <non-negative number>}"}',
+                                 content_type="application/json")
+    clock = request.app[STATE].clock
+    clock.advance(float(seconds))
+    return web.json_response({"now": clock.now().isoformat(), "offset_s": clock.offset_s})
+
+
+def setup(app: web.Application, state: EmulatorState) -> None:
+    app.add_routes(routes)
