@@ -1,0 +1,132 @@
+"""The one contract every connector implements. Connectors import this module (and the
+shared HTTP/auth helpers), never ``runner``.
+
+A connector module reads top-down: params models (pydantic, ``Field(description=…,
+examples=…)``, secrets as ``SecretStr``) → spec → implementation. Each trigger and action
+is registered under a dotted key such as ``dynamics365.upsert_record``; the engine looks
+it up, validates the step's params with the spec's model (round two of recipe validation)
+and calls it.
+
+* An **action** receives validated params and a :class:`StepContext` and returns a JSON-able
+  dict, the step's output that later templates read as ``steps.<id>``.
+* A **trigger** is polled: given the cursor it returned last time (``None`` at first), it
+  yields :class:`PollPage` objects. The engine stores each page's events as jobs *together
+  with* that page's cursor in one transaction, so a cursor only ever moves past stored events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    FatalError,
+    RecipeError,
+    RetryableError,
+    SkipEvent,
+)
+
+__all__ = [
+    "Action",
+    "ActionSpec",
+    "AuthError",
+    "ConnectorError",
+    "Event",
+    "FatalError",
+    "Params",
+    "PollPage",
+    "RecipeError",
+    "Registry",
+    "RetryableError",
+    "SkipEvent",
+    "StepContext",
+    "Trigger",
+    "TriggerSpec",
+    "registry",
+]
+
+
+class Params(BaseModel):
+    """Base of every params model: unknown keys are errors, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened: ``key`` is its identity (e.g. ``<id>:<version>``) for dedupe."""
+
+    key: str
+    record: dict[str, Any]
+    kind: str = "upsert"  # created | updated | upsert | deleted | scheduled | received
+
+
+@dataclass(frozen=True)
+class PollPage:
+    """Events to store as jobs, and the cursor that is valid once they are stored."""
+
+    events: list[Event]
+    cursor: dict[str, Any]
+
+
+@dataclass
+class StepContext:
+    """What an action or trigger may use: its connection and a logger bound to the job."""
+
+    recipe: str
+    connection: Any = None  # the connection's client object (e.g. a Dataverse client)
+    log: Any = None  # a structlog logger bound to recipe/job/step
+    job_id: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Action(Protocol):
+    async def __call__(self, params: Any, ctx: StepContext) -> dict[str, Any]: ...
+
+
+class Trigger(Protocol):
+    def __call__(
+        self, params: Any, cursor: Mapping[str, Any] | None, ctx: StepContext
+    ) -> AsyncIterator[PollPage]: ...
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    key: str
+    params: type[Params]
+    run: Callable[[Any, StepContext], Awaitable[dict[str, Any]]]
+    summary: str
+    connection_types: tuple[str, ...] = ()  # empty: needs no connection
+    kind: ClassVar[str] = "action"
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    key: str
+    params: type[Params]
+    poll: Callable[[Any, Mapping[str, Any] | None, StepContext], AsyncIterator[PollPage]]
+    summary: str
+    connection_types: tuple[str, ...] = ()
+    kind: ClassVar[str] = "trigger"
+
+
+class Registry:
+    """Triggers and actions by dotted key."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, ActionSpec] = {}
+        self.triggers: dict[str, TriggerSpec] = {}
+
+    def add(self, spec: ActionSpec | TriggerSpec) -> None:
+        table: dict[str, Any] = self.actions if isinstance(spec, ActionSpec) else self.triggers
+        if spec.key in table:
+            raise ValueError(f"{spec.kind} {spec.key!r} is registered twice")
+        table[spec.key] = spec
+
+
+registry = Registry()
