@@ -30,8 +30,8 @@ async def advance_clock(request: web.Request) -> web.Response:
     body = await request.json()
     seconds = body.get("seconds") if isinstance(body, dict) else None
     if not isinstance(seconds, int | float) or seconds < 0:
-        raise web.HTTPBadRequest(text='{"error": "body must be {\\"seconds\\": <non-negative number>}"}',
-                                 content_type="application/json")
+        message = "body must be {\"seconds\": <non-negative number>}"
+        return web.json_response({"error": message}, status=400)
     clock = request.app[STATE].clock
     clock.advance(float(seconds))
     return web.json_response({"now": clock.now().isoformat(), "offset_s": clock.offset_s})

@@ -17,7 +17,8 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        journal = "WAL" if path != ":memory:" else "MEMORY"
+        self.db.execute(f"PRAGMA journal_mode={journal}")
         self.db.execute("PRAGMA synchronous=OFF")
         self._savepoints = count(1)
         self._depth = 0

@@ -11,10 +11,10 @@ from emulator import RunningEmulator
 
 
 async def test_https_verified_with_generated_ca(emulator: RunningEmulator) -> None:
-    async with emulator.client_session() as http:
-        async with http.get(f"{emulator.base_url}/_emulator/health") as resp:
-            assert resp.status == 200
-            assert (await resp.json())["base_url"] == emulator.base_url
+    url = f"{emulator.base_url}/_emulator/health"
+    async with emulator.client_session() as http, http.get(url) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["base_url"] == emulator.base_url
     assert emulator.base_url.startswith("https://localhost:")
 
 
