@@ -16,6 +16,13 @@ class AppRegistration:
     redirect_uris: list[str] = field(default_factory=list)
     display_name: str = "emulated app"
     object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # The enterprise application (service principal): the ``oid`` of app-only tokens.
+    service_principal_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    roles: list[str] = field(default_factory=list)  # app roles granted, the ``roles`` claim
+
+    @property
+    def is_confidential(self) -> bool:
+        return self.client_secret is not None
 
 
 @dataclass
@@ -33,6 +40,8 @@ class TokenSettings:
     access_token_lifetime_s: int = 3600
     refresh_token_inactivity_s: int = 90 * 24 * 3600
     adfs_refresh_token_lifetime_s: int = 8 * 3600
+    # True: redeeming a refresh token retires it at once (the old one is then rejected).
+    refresh_token_strict_rotation: bool = True
 
 
 @dataclass
@@ -51,3 +60,18 @@ class Directory:
 
     def user(self, username: str) -> User | None:
         return self.users.get(username.lower())
+
+    def tenant_ids(self) -> set[str]:
+        """Every tenant that exists: the default one and any an app or user lives in."""
+        tenants = {DEFAULT_TENANT}
+        tenants.update(app.tenant_id for app in self.apps.values())
+        tenants.update(user.tenant_id for user in self.users.values())
+        return tenants
+
+    def tenant_of_domain(self, domain: str) -> str | None:
+        """The tenant whose users sign in as ``…@domain``, as Entra resolves a domain authority."""
+        suffix = "@" + domain.lower()
+        for user in self.users.values():
+            if user.username.lower().endswith(suffix):
+                return user.tenant_id
+        return None
