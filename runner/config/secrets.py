@@ -1,0 +1,151 @@
+"""Secret references: `${env:NAME}` and `${file:/path}` in any string value of a config file.
+
+References are resolved before typed validation, so a field typed `SecretStr` receives the secret
+and a plain field (tenant_id, client_id) receives the text. A missing variable or unreadable file
+is a problem naming the variable or path, never a value. A secret written literally in the file
+is accepted with a warning: config files end up in backups and repositories.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel, SecretStr
+
+from runner.config.problems import FieldPath, Problem
+from runner.config.yaml_source import YamlSource
+
+REFERENCE = re.compile(r"^\$\{(?P<kind>env|file):(?P<target>[^}]+)\}$")
+LITERAL_SECRET_HINT = "secret written in the file; prefer ${env:NAME} or ${file:/path}"
+
+
+class SecretReferenceError(Exception):
+    """A reference that cannot be resolved; the message names the variable or path only."""
+
+
+@dataclass
+class ResolvedData:
+    """Data with references replaced, plus the paths that could not be resolved."""
+
+    data: Any
+    unresolved: set[FieldPath] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def is_reference(value: object) -> bool:
+    """True for a string of the exact form `${env:NAME}` or `${file:/path}`."""
+    return isinstance(value, str) and REFERENCE.match(value) is not None
+
+
+def resolve_reference(
+    text: str, *, base_dir: Path, environ: Mapping[str, str] | None = None
+) -> str:
+    """The value `text` refers to; a relative file path is read relative to `base_dir`.
+
+    Raises `SecretReferenceError`. A file's trailing newline is dropped (editors add one).
+    """
+    match = REFERENCE.match(text)
+    if match is None:
+        return text
+    kind, target = match["kind"], match["target"].strip()
+    if kind == "env":
+        env = os.environ if environ is None else environ
+        if target not in env:
+            raise SecretReferenceError(f"environment variable {target!r} is not set")
+        return env[target]
+    path = Path(target).expanduser()
+    path = path if path.is_absolute() else base_dir / path
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        # The path as written: what the user can find in the file.
+        raise SecretReferenceError(f"cannot read secret file '{target}': {reason}") from None
+
+
+def resolve_references(
+    data: Any,
+    source: YamlSource,
+    prefix: FieldPath,
+    *,
+    base_dir: Path,
+    environ: Mapping[str, str] | None = None,
+    context: str | None = None,
+) -> ResolvedData:
+    """A copy of `data` (found at `prefix` in `source`) with every reference resolved.
+
+    An unresolved reference is left as written, its path is listed in `unresolved` (so later
+    checks of that field can be skipped) and a problem is reported at its value.
+    """
+    result = ResolvedData(data=None)
+    result.data = _resolve(data, prefix, source, base_dir, environ, context, result)
+    return result
+
+
+def _resolve(
+    value: Any,
+    path: FieldPath,
+    source: YamlSource,
+    base_dir: Path,
+    environ: Mapping[str, str] | None,
+    context: str | None,
+    out: ResolvedData,
+) -> Any:
+    if isinstance(value, Mapping):
+        return {
+            k: _resolve(v, (*path, k), source, base_dir, environ, context, out)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _resolve(v, (*path, i), source, base_dir, environ, context, out)
+            for i, v in enumerate(value)
+        ]
+    if not is_reference(value):
+        return value
+    try:
+        return resolve_reference(value, base_dir=base_dir, environ=environ)
+    except SecretReferenceError as exc:
+        out.unresolved.add(path)
+        out.problems.append(source.problem(path, str(exc), context=context))
+        return value
+
+
+def secret_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Names (as written in the file) of the model's fields typed `SecretStr` (or optional)."""
+    return frozenset(
+        info.alias or name
+        for name, info in model.model_fields.items()
+        if _mentions_secret(info.annotation)
+    )
+
+
+def _mentions_secret(annotation: Any) -> bool:
+    if annotation is SecretStr:
+        return True
+    return any(_mentions_secret(arg) for arg in get_args(annotation))
+
+
+def literal_secret_problems(
+    data: Mapping[str, Any],
+    secrets: Collection[str],
+    source: YamlSource,
+    prefix: FieldPath,
+    context: str | None = None,
+) -> list[Problem]:
+    """A warning for each secret field whose value is written literally rather than referenced."""
+    return [
+        source.problem((*prefix, name), LITERAL_SECRET_HINT, context=context, severity="warning")
+        for name in _literal_secret_names(data, secrets)
+    ]
+
+
+def _literal_secret_names(data: Mapping[str, Any], secrets: Collection[str]) -> Iterator[str]:
+    for name, value in data.items():
+        if name in secrets and isinstance(value, str) and value and not is_reference(value):
+            yield name

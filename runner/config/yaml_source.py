@@ -1,0 +1,212 @@
+"""Load YAML into plain data plus the line and column of every key and value.
+
+PyYAML's `compose` gives a node tree whose nodes carry marks; we walk it once to record, for each
+field path such as `("connections", "crm", "tenant_id")`, where its key and its value start. The
+data itself is built by PyYAML's safe constructor from the same tree, so anchors, aliases and
+`<<` merge keys behave exactly as in `yaml.safe_load`. An aliased value points at its anchor (the
+place to edit). Duplicate keys and syntax errors become problems, not exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from runner.config.problems import FieldPath, Problem, Severity
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+Anchor = Literal["key", "value", "parent"]
+
+
+@dataclass(frozen=True)
+class Position:
+    """1-based line and column in the file."""
+
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class FieldPosition:
+    """Where a field's key and value start; the root and list items have no key."""
+
+    key: Position | None
+    value: Position
+
+
+@dataclass
+class YamlSource:
+    """A YAML file as plain data, the positions of its fields, and the problems found reading it.
+
+    `data` is None when the file is empty or unreadable; check `problems` first.
+    """
+
+    file: str  # the name problems print, e.g. "connections.yaml"
+    data: Any = None
+    positions: dict[FieldPath, FieldPosition] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    def position(self, path: FieldPath, at: Anchor = "value") -> Position | None:
+        """Where to point for `path`: its value, its key, or ("parent") its parent's key.
+
+        A path that is not in the file (a missing field) falls back to the nearest ancestor's key,
+        which is where the field would have to be added.
+        """
+        if at == "parent":
+            return self._nearest_key(path[:-1])
+        found = self.positions.get(path)
+        if found is None:
+            return self._nearest_key(path[:-1])
+        if at == "key" and found.key is not None:
+            return found.key
+        return found.value
+
+    def _nearest_key(self, path: FieldPath) -> Position | None:
+        for end in range(len(path), -1, -1):
+            found = self.positions.get(path[:end])
+            if found is not None:
+                return found.key or found.value
+        return None
+
+    def problem(
+        self,
+        path: FieldPath,
+        message: str,
+        *,
+        at: Anchor = "value",
+        context: str | None = None,
+        severity: Severity = "error",
+    ) -> Problem:
+        """A problem about `path`, positioned per `position(path, at)`."""
+        pos = self.position(path, at)
+        return Problem(
+            file=self.file,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            path=path,
+            message=message,
+            context=context,
+            severity=severity,
+        )
+
+
+def load_yaml(path: Path, display_name: str | None = None) -> YamlSource:
+    """Read and parse `path`; never raises for bad content or a missing file."""
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return YamlSource(name, problems=[Problem(name, None, None, (), f"cannot read: {reason}")])
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, file: str) -> YamlSource:
+    """Parse YAML text; syntax errors and duplicate keys are reported as problems."""
+    source = YamlSource(file)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return source
+        source.problems.extend(_duplicate_key_problems(node, file))
+        source.data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        source.problems.append(_syntax_problem(exc, text, file))
+        return source
+    except yaml.YAMLError as exc:  # unmarked: rare (e.g. a reader error)
+        source.problems.append(Problem(file, None, None, (), f"YAML error: {exc}"))
+        return source
+    finally:
+        loader.dispose()
+    # After construction merge keys are flattened in place, so the walk matches `data`.
+    _record_positions(node, (), None, source.positions, set())
+    return source
+
+
+def _mark_position(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+FLOW_REFERENCE_HINT = ' (inside [ ] or { }, quote references: "${env:NAME}")'
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    message = exc.problem or "invalid YAML"
+    if exc.context:
+        message = f"{exc.context}, {message}"
+    if mark is None:
+        return Problem(file, None, None, (), f"YAML syntax error: {message}")
+    lines = text.splitlines()
+    if "flow" in message and mark.line < len(lines) and "${" in lines[mark.line]:
+        # `{x: ${env:A}}` is the one mistake secret references invite: `{` ends a plain scalar.
+        message += FLOW_REFERENCE_HINT
+    return Problem(file, mark.line + 1, mark.column + 1, (), f"YAML syntax error: {message}")
+
+
+def _scalar_key(node: Node) -> object:
+    return node.value if isinstance(node, ScalarNode) else f"<{node.id}>"
+
+
+def _iter_mappings(node: Node, seen: set[int]) -> Iterator[MappingNode]:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if isinstance(node, MappingNode):
+        yield node
+        for key, value in node.value:
+            yield from _iter_mappings(key, seen)
+            yield from _iter_mappings(value, seen)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            yield from _iter_mappings(item, seen)
+
+
+def _duplicate_key_problems(root: Node, file: str) -> list[Problem]:
+    """Keys repeated in one mapping (before merge keys are applied, so overrides are fine)."""
+    problems = []
+    for mapping in _iter_mappings(root, set()):
+        first_lines: dict[tuple[str, object], int] = {}
+        for key, _ in mapping.value:
+            if key.tag == MERGE_TAG:
+                continue
+            ident = (key.tag, _scalar_key(key))
+            if ident in first_lines:
+                pos = _mark_position(key.start_mark)
+                message = f"duplicate key {key.value!r} (first at line {first_lines[ident]})"
+                problems.append(Problem(file, pos.line, pos.column, (), message))
+            else:
+                first_lines[ident] = key.start_mark.line + 1
+    return problems
+
+
+def _key_segment(key: Node) -> str | int:
+    # Paths use the key's text: `1:` and `"1":` both become "1", like most config readers show it.
+    return str(key.value) if isinstance(key, ScalarNode) else f"<{key.tag}>"
+
+
+def _record_positions(
+    node: Node,
+    path: FieldPath,
+    key: Position | None,
+    out: dict[FieldPath, FieldPosition],
+    active: set[int],
+) -> None:
+    out[path] = FieldPosition(key, _mark_position(node.start_mark))
+    if id(node) in active:  # a recursive alias: stop rather than loop forever
+        return
+    active.add(id(node))
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            key_pos = _mark_position(key_node.start_mark)
+            _record_positions(value_node, (*path, _key_segment(key_node)), key_pos, out, active)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_positions(item, (*path, index), None, out, active)
+    active.discard(id(node))
