@@ -47,7 +47,6 @@ __all__ = [
     "StepContext",
     "Trigger",
     "TriggerSpec",
-    "registry",
 ]
 
 
@@ -127,6 +126,3 @@ class Registry:
         if spec.key in table:
             raise ValueError(f"{spec.kind} {spec.key!r} is registered twice")
         table[spec.key] = spec
-
-
-registry = Registry()

@@ -1,0 +1,17 @@
+"""Every trigger and action that ships with recipe-runner, in one registry."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from connectors.base import Registry
+from connectors.builtin import LOG_SPEC, SCHEDULE_SPEC
+from connectors.http import REQUEST_SPEC
+
+
+@cache
+def default_registry() -> Registry:
+    registry = Registry()
+    for spec in (LOG_SPEC, SCHEDULE_SPEC, REQUEST_SPEC):
+        registry.add(spec)
+    return registry

@@ -1,0 +1,81 @@
+"""Round one of recipe validation: the envelope every recipe and step shares.
+
+Keys not listed here are the connector's params, checked in round two against the
+trigger's or action's own params model.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from connectors.durations import Duration
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+
+class RetryModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    attempts: int = Field(3, ge=1, le=100, description="Tries in all, the first included.")
+    backoff: Literal["exponential", "fixed"] = "exponential"
+    delay: Duration = Field(1.0, description="Wait after the first failure.")
+    max_delay: Duration = Field(300.0, description="Longest wait between tries.")
+
+
+class TriggerEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Trigger type, e.g. dynamics365.new_or_updated_record.")
+    connection: str | None = Field(None, description="Name of a connection in connections.yaml.")
+    poll_interval: Duration = Field(30.0, description="How often the trigger is polled.")
+
+
+STEP_KEYS = frozenset({"id", "type", "connection", "if", "retry", "on_error"})
+
+
+class StepEnvelope(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str | None = Field(None, pattern=NAME_PATTERN, description="Name for steps.<id>.")
+    type: str = Field(description="Action type (e.g. http.request), for_each or stop.")
+    connection: str | None = None
+    condition: str | bool | None = Field(None, alias="if", description="Run only when true.")
+    retry: RetryModel | None = None
+    on_error: Any = Field("fail", description="fail, continue, or a list of handler steps.")
+
+    @field_validator("on_error")
+    @classmethod
+    def _on_error(cls, value: Any) -> Any:
+        if value in ("fail", "continue") or isinstance(value, list):
+            return value
+        raise ValueError("must be 'fail', 'continue' or a list of handler steps")
+
+
+class RecipeEnvelope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN, description="Unique recipe name.")
+    description: str = ""
+    enabled: bool = True
+    trigger: dict[str, Any] = Field(description="What starts a job; checked as a TriggerEnvelope.")
+    concurrency: int = Field(1, ge=1, le=256, description="Jobs of this recipe at once.")
+    max_pending: int = Field(1000, ge=1, description="Stop polling above this many pending jobs.")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    actions: list[Any] = Field(min_length=1, description="The steps, in order.")
+
+
+class ForEachParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    items: Any = Field(description="A list, usually a template such as {{ trigger.record.lines }}.")
+    item_name: str = Field("item", alias="as", pattern=r"^[a-z_][a-z0-9_]*$")
+    actions: list[Any] = Field(min_length=1)
+
+
+class StopParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["success", "error"] = "success"
+    message: str = ""
