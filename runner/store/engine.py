@@ -1,0 +1,104 @@
+"""Create the store's async engine from a URL (SQLite by default, PostgreSQL for replicas).
+
+Accepted forms: ``sqlite+aiosqlite:///path``, ``sqlite:///path``, a bare path such as
+``/var/lib/recipe-runner/state.db``, ``postgresql+asyncpg://…``, ``postgresql://…`` and
+``postgres://…``. SQLite in memory is refused: each pooled connection would get its own
+empty database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+# Execution option: this transaction only reads, so SQLite need not take the write lock.
+READ_ONLY = "recipe_runner_read_only"
+
+_PREFIXES = {
+    "sqlite+aiosqlite://": "sqlite+aiosqlite://",
+    "sqlite://": "sqlite+aiosqlite://",
+    "postgresql+asyncpg://": "postgresql+asyncpg://",
+    "postgresql://": "postgresql+asyncpg://",
+    "postgres://": "postgresql+asyncpg://",
+}
+
+
+def normalize_url(url: str) -> str:
+    """The async-driver form of ``url``; raises ``ValueError`` for anything else."""
+    if "://" not in url:
+        return f"sqlite+aiosqlite:///{Path(url).expanduser().resolve()}"
+    for prefix, driver in _PREFIXES.items():
+        if url.startswith(prefix):
+            normalized = driver + url[len(prefix) :]
+            _refuse_memory(normalized)
+            return normalized
+    raise ValueError(f"unsupported state store URL scheme: {url.split('://', 1)[0]}://")
+
+
+def _refuse_memory(url: str) -> None:
+    if url.startswith("sqlite") and url.rstrip("/").endswith((":memory:", "sqlite+aiosqlite:")):
+        raise ValueError("the state store needs a SQLite file, not an in-memory database")
+
+
+def create_store_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An engine for ``url``. ``schema`` (PostgreSQL only) sets the ``search_path``."""
+    normalized = normalize_url(url)
+    if normalized.startswith("sqlite"):
+        if schema is not None:
+            raise ValueError("schema= is only supported on PostgreSQL")
+        return _sqlite_engine(normalized)
+    connect_args: dict[str, Any] = {}
+    if schema is not None:
+        connect_args["server_settings"] = {"search_path": schema}
+    return create_async_engine(normalized, connect_args=connect_args)
+
+
+def _sqlite_engine(url: str) -> AsyncEngine:
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take over BEGIN from the driver (see _on_sqlite_begin).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
+        # synchronous=NORMAL may lose the last commits on power loss, but a cursor and
+        # its jobs commit together, so they roll back together and are polled again.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """WAL lets operators read while the daemon writes. It is a property of the file,
+    so only a new file needs switching; the switch needs an exclusive lock and fails at
+    once (no busy wait) while another process holds the file, so a connection that loses
+    that race carries on: the winner switches the file, or a later connection will."""
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0].lower() == "wal":
+        return
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception as error:
+        if "locked" not in str(error):
+            raise
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    # A deferred transaction that reads and then writes fails at once (SQLITE_BUSY) if
+    # another connection wrote meanwhile; IMMEDIATE takes the write lock up front and
+    # waits busy_timeout for it, so read-check-write transactions are serialised.
+    read_only = conn.get_execution_options().get(READ_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,166 @@
+"""The job lifecycle: claim, extend, finish, retry later, retry failed.
+
+::
+
+    pending ──claim──▶ running ──finish──▶ succeeded | failed | cancelled
+       ▲                 │  └─claim expired, reclaimed by another worker (attempts + 1)
+       └─retry_job_later─┘            failed ──retry_failed──▶ pending
+
+A claim is a lease: ``claimed_by`` plus ``claim_expires_at``. Calls that pass a
+``worker_id`` are fenced to the current claim holder and raise ``ClaimLost`` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
+
+from runner.store._sql import loads
+from runner.store.errors import ClaimLost
+from runner.store.records import Job, JobOutcome, JobStatus
+from runner.store.schema import jobs
+
+PENDING, RUNNING, FAILED = JobStatus.PENDING.value, JobStatus.RUNNING.value, JobStatus.FAILED.value
+
+
+def job_from_row(row: Row[Any]) -> Job:
+    """A ``Job`` from a full ``jobs`` row."""
+    values = row._asdict()
+    values["status"] = JobStatus(values["status"])
+    values["payload"] = loads(values["payload"])
+    return Job(**values)
+
+
+def _claimable(now_s: float) -> ColumnElement[bool]:
+    return or_(
+        and_(jobs.c.status == PENDING, jobs.c.next_run_at <= now_s),
+        and_(jobs.c.status == RUNNING, jobs.c.claim_expires_at < now_s),
+    )
+
+
+async def claim_jobs(
+    conn: AsyncConnection,
+    worker_id: str,
+    recipe: str | None,
+    limit: int,
+    claim_ttl_s: float,
+    now_s: float,
+) -> list[Job]:
+    """Claim up to ``limit`` due jobs (oldest first), pending or with an expired claim.
+
+    On PostgreSQL the candidate rows are locked ``FOR UPDATE SKIP LOCKED`` so concurrent
+    claimers pass each other by; SQLite's write lock (``BEGIN IMMEDIATE``) does the same.
+    """
+    pick = select(jobs.c.seq).where(_claimable(now_s)).order_by(jobs.c.seq).limit(limit)
+    if recipe is not None:
+        pick = pick.where(jobs.c.recipe == recipe)
+    seqs = list((await conn.execute(pick.with_for_update(skip_locked=True))).scalars())
+    if not seqs:
+        return []
+    claimed = await conn.execute(
+        update(jobs)
+        # Re-checked so that a claim stays exclusive even if the lock was not taken.
+        .where(jobs.c.seq.in_(seqs), _claimable(now_s))
+        .values(
+            status=RUNNING,
+            claimed_by=worker_id,
+            claim_expires_at=now_s + claim_ttl_s,
+            attempts=jobs.c.attempts + 1,
+            updated_at=now_s,
+        )
+        .returning(*jobs.c)
+    )
+    return sorted((job_from_row(row) for row in claimed), key=lambda job: job.seq)
+
+
+def _held_by(job_id: str, worker_id: str | None) -> ColumnElement[bool]:
+    """The job, and if ``worker_id`` is given, only while that worker's claim is current."""
+    if worker_id is None:
+        return jobs.c.id == job_id
+    return and_(jobs.c.id == job_id, jobs.c.status == RUNNING, jobs.c.claimed_by == worker_id)
+
+
+async def extend_claim(
+    conn: AsyncConnection, job_id: str, worker_id: str, claim_ttl_s: float, now_s: float
+) -> None:
+    """Push the claim's expiry to ``now + claim_ttl_s``; raises ``ClaimLost`` if not held."""
+    await _update_held(
+        conn, job_id, worker_id, claim_expires_at=now_s + claim_ttl_s, updated_at=now_s
+    )
+
+
+async def finish_jobs(conn: AsyncConnection, outcomes: Sequence[JobOutcome], now_s: float) -> None:
+    """Record how each job ended; raises ``ClaimLost`` (writing none) if a fenced one
+    is no longer held by its worker."""
+    for outcome in outcomes:
+        if outcome.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+            raise ValueError(f"job {outcome.job_id}: {outcome.status} is not a final status")
+    unfenced = [o for o in outcomes if o.worker_id is None]
+    if unfenced:
+        # One executemany UPDATE for the whole batch: this is the throughput path.
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), error=bindparam("b_error"), **_released(now_s)),
+            [{"b_id": o.job_id, "b_status": o.status.value, "b_error": o.error} for o in unfenced],
+        )
+    for o in (o for o in outcomes if o.worker_id is not None):
+        values = _released(now_s)
+        await _update_held(
+            conn, o.job_id, o.worker_id, status=o.status.value, error=o.error, **values
+        )
+
+
+def _released(now_s: float) -> dict[str, Any]:
+    return {
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "finished_at": now_s,
+        "updated_at": now_s,
+    }
+
+
+async def retry_job_later(
+    conn: AsyncConnection,
+    job_id: str,
+    delay_s: float,
+    error: str | None,
+    now_s: float,
+    worker_id: str | None = None,
+) -> None:
+    """Release the job back to pending, due again in ``delay_s`` seconds."""
+    await _update_held(
+        conn,
+        job_id,
+        worker_id,
+        status=PENDING,
+        next_run_at=now_s + delay_s,
+        error=error,
+        claimed_by=None,
+        claim_expires_at=None,
+        updated_at=now_s,
+    )
+
+
+async def retry_failed(conn: AsyncConnection, recipe: str | None, now_s: float) -> int:
+    """Make failed jobs pending again (they resume after their completed steps)."""
+    stmt = update(jobs).where(jobs.c.status == FAILED)
+    if recipe is not None:
+        stmt = stmt.where(jobs.c.recipe == recipe)
+    stmt = stmt.values(status=PENDING, next_run_at=now_s, finished_at=None, updated_at=now_s)
+    return len((await conn.execute(stmt.returning(jobs.c.seq))).all())
+
+
+async def _update_held(
+    conn: AsyncConnection, job_id: str, worker_id: str | None, **values: Any
+) -> None:
+    result = await conn.execute(
+        update(jobs).where(_held_by(job_id, worker_id)).values(**values).returning(jobs.c.seq)
+    )
+    if result.first() is None:
+        raise ClaimLost(job_id, worker_id or "(any)")

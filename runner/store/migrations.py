@@ -1,0 +1,100 @@
+"""Versioned schema migrations, applied at start and recorded in ``schema_migrations``.
+
+Each migration runs in the same transaction as its record, so a crash leaves the
+database at the previous version. Applying is idempotent and safe when several processes
+start at once: PostgreSQL serialises them with a transaction-level advisory lock, SQLite
+with its write lock (``BEGIN IMMEDIATE``, see ``engine.py``).
+
+Rules for adding a migration: append to ``MIGRATIONS``, never edit an applied one; only
+ever add or alter, never drop data the daemon still needs. A migration that changes a
+table created by an earlier one must first freeze the old definition in that earlier
+migration, so a database created at version 1 is still built as version 1 was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Table, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from runner.store.schema import (
+    connection_states,
+    cursors,
+    job_steps,
+    jobs,
+    recipe_states,
+    schema_migrations,
+    token_caches,
+)
+
+# pg_advisory_xact_lock key: the first 8 bytes of sha256("recipe-runner.migrations").
+ADVISORY_LOCK_KEY = 0x38FA_4665_8427_9FE4
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _create(*tables: Table) -> Callable[[Connection], None]:
+    def apply(conn: Connection) -> None:
+        for table in tables:
+            table.create(conn)
+
+    return apply
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "outbox: cursors, jobs, job steps", _create(cursors, jobs, job_steps)),
+    Migration(
+        2,
+        "token caches, connection and recipe states",
+        _create(token_caches, connection_states, recipe_states),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+async def migrate(engine: AsyncEngine, *, up_to: int = LATEST_VERSION) -> list[int]:
+    """Bring the database to version ``up_to``; returns the versions this call applied."""
+    async with engine.begin() as conn:
+        return await conn.run_sync(_migrate, up_to)
+
+
+async def applied_versions(engine: AsyncEngine) -> list[int]:
+    """The versions recorded in ``schema_migrations`` (empty for a new database)."""
+    async with engine.begin() as conn:
+        return await conn.run_sync(_applied)
+
+
+def _migrate(conn: Connection, up_to: int) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    schema_migrations.create(conn, checkfirst=True)
+    done = set(_applied(conn))
+    applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version > up_to or migration.version in done:
+            continue
+        migration.apply(conn)
+        conn.execute(
+            schema_migrations.insert().values(
+                version=migration.version, name=migration.name, applied_at=time.time()
+            )
+        )
+        applied.append(migration.version)
+    return applied
+
+
+def _applied(conn: Connection) -> list[int]:
+    if not conn.dialect.has_table(conn, schema_migrations.name):
+        return []
+    rows = conn.execute(select(schema_migrations.c.version).order_by(schema_migrations.c.version))
+    return list(rows.scalars())

@@ -1,0 +1,49 @@
+"""Per-recipe operator state: an enabled override, the last poll time and error."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from runner.store._sql import insert_for
+from runner.store.records import RecipeState
+from runner.store.schema import recipe_states
+
+
+async def get_recipe_state(conn: AsyncConnection, recipe: str) -> RecipeState:
+    """The recipe's state; a recipe never seen has no override and no poll yet."""
+    row = (
+        await conn.execute(
+            select(
+                recipe_states.c.enabled, recipe_states.c.last_poll_at, recipe_states.c.last_error
+            ).where(recipe_states.c.recipe == recipe)
+        )
+    ).first()
+    if row is None:
+        return RecipeState(recipe=recipe, enabled=None, last_poll_at=None, last_error=None)
+    return RecipeState(
+        recipe=recipe, enabled=row.enabled, last_poll_at=row.last_poll_at, last_error=row.last_error
+    )
+
+
+async def set_recipe_enabled(
+    conn: AsyncConnection, recipe: str, enabled: bool | None, now_s: float
+) -> None:
+    """Override the recipe file's ``enabled`` (``None`` removes the override)."""
+    await _upsert(conn, recipe, now_s, enabled=enabled)
+
+
+async def record_poll_outcome(
+    conn: AsyncConnection, recipe: str, error: str | None, now_s: float
+) -> None:
+    """Remember that the recipe polled at ``now_s`` and how it went (``None``: fine)."""
+    await _upsert(conn, recipe, now_s, last_poll_at=now_s, last_error=error)
+
+
+async def _upsert(conn: AsyncConnection, recipe: str, now_s: float, **values: object) -> None:
+    stmt = insert_for(conn, recipe_states).values(recipe=recipe, updated_at=now_s, **values)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[recipe_states.c.recipe], set_={**values, "updated_at": now_s}
+        )
+    )

@@ -1,0 +1,115 @@
+"""The state store's tables (SQLAlchemy Core), as of the latest migration.
+
+Conventions: ``*_at`` columns hold UNIX seconds (double precision, UTC) so that both
+SQLite and PostgreSQL compare them cheaply and alike; JSON travels as text and is opaque
+to the database. ``migrations.py`` creates these tables; if you change one, add a
+migration (and freeze the old definition inside the earlier migration first).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# On SQLite only ``INTEGER PRIMARY KEY`` is the autoincrementing rowid.
+_SEQ = BigInteger().with_variant(Integer, "sqlite")
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("applied_at", Double, nullable=False),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("recipe", Text, primary_key=True),
+    Column("state", Text),  # the trigger's cursor as JSON; NULL until the first commit
+    Column("epoch", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", Double, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    # seq orders jobs by creation (timestamps tie within a poll page).
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("recipe", Text, nullable=False),
+    Column("event_key", Text, nullable=False),
+    Column("replay", Integer, nullable=False, server_default="0"),
+    Column("status", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("next_run_at", Double, nullable=False),
+    Column("claimed_by", Text),
+    Column("claim_expires_at", Double),
+    Column("error", Text),
+    Column("finished_at", Double),
+    UniqueConstraint("recipe", "event_key", "replay", name="uq_jobs_recipe_event"),
+    Index("ix_jobs_recipe_status_seq", "recipe", "status", "seq"),
+    Index("ix_jobs_status_seq", "status", "seq"),
+    Index("ix_jobs_status_claim_expires", "status", "claim_expires_at"),
+)
+
+job_steps = Table(
+    "job_steps",
+    metadata,
+    Column("job_id", Text, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("path", Text, nullable=False),  # e.g. actions[2].for_each[3].actions[0]
+    Column("status", Text, nullable=False),
+    Column("input", Text),
+    Column("output", Text),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("started_at", Double, nullable=False),
+    Column("finished_at", Double),
+    PrimaryKeyConstraint("job_id", "path", name="pk_job_steps"),
+)
+
+token_caches = Table(
+    "token_caches",
+    metadata,
+    Column("connection", Text, primary_key=True),
+    Column("ciphertext", LargeBinary, nullable=False),  # encrypted by the caller
+    Column("version", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+connection_states = Table(
+    "connection_states",
+    metadata,
+    Column("connection", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("reason", Text),
+    Column("updated_at", Double, nullable=False),
+)
+
+recipe_states = Table(
+    "recipe_states",
+    metadata,
+    Column("recipe", Text, primary_key=True),
+    Column("enabled", Boolean),  # NULL: follow the recipe file
+    Column("last_poll_at", Double),
+    Column("last_error", Text),
+    Column("updated_at", Double, nullable=False),
+)

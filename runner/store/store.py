@@ -1,0 +1,231 @@
+"""``Store``: the daemon's durable state behind one object; each call is one short
+transaction. The SQL lives in the topic modules (outbox, cursors, jobs, steps, history,
+tokens, recipes); this class owns the engine, the clock and the transactions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
+from runner.store.engine import READ_ONLY, create_store_engine
+from runner.store.migrations import migrate
+from runner.store.records import (
+    CommitResult,
+    ConnectionState,
+    ConnectionStatus,
+    Job,
+    JobDetail,
+    JobOutcome,
+    JobStatus,
+    NewEvent,
+    RecipeState,
+    StepResult,
+    StepStatus,
+    TokenCache,
+)
+
+Clock = Callable[[], float]
+
+
+class Store:
+    """Open with ``await Store.open(url)``; ``clock`` returns UNIX seconds (tests pass
+    their own to expire claims without sleeping)."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock = time.time) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    @classmethod
+    async def open(cls, url: str, *, schema: str | None = None, clock: Clock = time.time) -> Store:
+        """Connect to ``url`` (see ``engine.normalize_url``) and apply pending migrations."""
+        engine = create_store_engine(url, schema=schema)
+        try:
+            await migrate(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{READ_ONLY: True})
+            async with conn.begin():
+                yield conn
+
+    # -- polling: cursors and the outbox -------------------------------------------
+
+    async def commit_poll(
+        self,
+        recipe: str,
+        events: Sequence[NewEvent],
+        cursor: dict[str, Any],
+        expected_epoch: int,
+    ) -> CommitResult:
+        """Atomically store ``events`` as pending jobs (skipping known ones) and advance
+        the cursor; raises ``StaleEpoch`` and writes nothing if the epoch moved on."""
+        async with self._write() as conn:
+            return await outbox.commit_poll(
+                conn, recipe, events, cursor, expected_epoch, self._clock()
+            )
+
+    async def load_cursor(self, recipe: str) -> tuple[dict[str, Any] | None, int]:
+        """``(cursor, epoch)``; ``(None, 0)`` for a recipe never committed."""
+        async with self._read() as conn:
+            return await cursors.load_cursor(conn, recipe)
+
+    async def bump_epoch(self, recipe: str) -> int:
+        """Take the recipe over: returns the new epoch, fencing off the previous owner."""
+        async with self._write() as conn:
+            return await cursors.bump_epoch(conn, recipe, self._clock())
+
+    # -- workers: jobs and steps ----------------------------------------------------
+
+    async def claim_jobs(
+        self, worker_id: str, recipe: str | None, limit: int, claim_ttl_s: float
+    ) -> list[Job]:
+        """Claim up to ``limit`` due jobs, oldest first (see ``jobs.claim_jobs``)."""
+        async with self._write() as conn:
+            return await jobs.claim_jobs(conn, worker_id, recipe, limit, claim_ttl_s, self._clock())
+
+    async def extend_claim(self, job_id: str, worker_id: str, claim_ttl_s: float) -> None:
+        async with self._write() as conn:
+            await jobs.extend_claim(conn, job_id, worker_id, claim_ttl_s, self._clock())
+
+    async def record_step(
+        self,
+        job_id: str,
+        step_path: str,
+        status: StepStatus,
+        input: Any = None,
+        output: Any = None,
+        error: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        """Upsert one step's state (``input``/``output``: JSON values, capped by the caller)."""
+        result = StepResult(job_id, step_path, status, input, output, error, attempts)
+        await self.record_steps([result])
+
+    async def record_steps(self, results: Sequence[StepResult]) -> None:
+        async with self._write() as conn:
+            await steps.record_steps(conn, results, self._clock())
+
+    async def completed_steps(self, job_id: str) -> dict[str, Any]:
+        """``{step path: output}`` of steps that must not run again when the job resumes."""
+        async with self._read() as conn:
+            return await steps.completed_steps(conn, job_id)
+
+    async def finish_job(
+        self,
+        job_id: str,
+        status: JobStatus,
+        error: str | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
+        await self.finish_jobs([JobOutcome(job_id, status, error, worker_id)])
+
+    async def finish_jobs(self, outcomes: Sequence[JobOutcome]) -> None:
+        """Finish many jobs in one transaction (all or none)."""
+        async with self._write() as conn:
+            await jobs.finish_jobs(conn, outcomes, self._clock())
+
+    async def finish_steps_and_job(
+        self, results: Sequence[StepResult], outcome: JobOutcome
+    ) -> None:
+        """Record the last steps and finish the job in one transaction."""
+        async with self._write() as conn:
+            await steps.record_steps(conn, results, self._clock())
+            await jobs.finish_jobs(conn, [outcome], self._clock())
+
+    async def retry_job_later(
+        self, job_id: str, delay_s: float, error: str | None, *, worker_id: str | None = None
+    ) -> None:
+        async with self._write() as conn:
+            await jobs.retry_job_later(conn, job_id, delay_s, error, self._clock(), worker_id)
+
+    async def retry_failed(self, recipe: str | None = None) -> int:
+        """Failed jobs become pending again; returns how many."""
+        async with self._write() as conn:
+            return await jobs.retry_failed(conn, recipe, self._clock())
+
+    # -- operators ------------------------------------------------------------------
+
+    async def list_jobs(
+        self, recipe: str | None = None, status: JobStatus | None = None, limit: int = 100
+    ) -> list[Job]:
+        async with self._read() as conn:
+            return await history.list_jobs(conn, recipe, status, limit)
+
+    async def get_job(self, job_id: str) -> JobDetail | None:
+        async with self._read() as conn:
+            return await history.get_job(conn, job_id)
+
+    async def count_jobs_by_status(self, recipe: str | None = None) -> dict[JobStatus, int]:
+        async with self._read() as conn:
+            return await history.count_jobs_by_status(conn, recipe)
+
+    async def prune_history(self, keep_last_n: int, older_than_s: float) -> int:
+        """Delete old finished jobs (see ``history.prune_history``); never pending/running."""
+        async with self._write() as conn:
+            return await history.prune_history(conn, keep_last_n, older_than_s, self._clock())
+
+    async def get_recipe_state(self, recipe: str) -> RecipeState:
+        async with self._read() as conn:
+            return await recipes.get_recipe_state(conn, recipe)
+
+    async def set_recipe_enabled(self, recipe: str, enabled: bool | None) -> None:
+        async with self._write() as conn:
+            await recipes.set_recipe_enabled(conn, recipe, enabled, self._clock())
+
+    async def record_poll_outcome(self, recipe: str, error: str | None = None) -> None:
+        async with self._write() as conn:
+            await recipes.record_poll_outcome(conn, recipe, error, self._clock())
+
+    # -- connections ----------------------------------------------------------------
+
+    async def load_token_cache(self, connection: str) -> TokenCache | None:
+        async with self._read() as conn:
+            return await tokens.load_token_cache(conn, connection)
+
+    async def save_token_cache(
+        self, connection: str, ciphertext: bytes, expected_version: int
+    ) -> int:
+        """Compare-and-set; returns the new version or raises ``TokenCacheConflict``."""
+        async with self._write() as conn:
+            return await tokens.save_token_cache(
+                conn, connection, ciphertext, expected_version, self._clock()
+            )
+
+    async def get_connection_state(self, connection: str) -> ConnectionState | None:
+        async with self._read() as conn:
+            return await tokens.get_connection_state(conn, connection)
+
+    async def list_connection_states(self) -> list[ConnectionState]:
+        async with self._read() as conn:
+            return await tokens.list_connection_states(conn)
+
+    async def set_connection_state(
+        self, connection: str, state: ConnectionStatus, reason: str | None = None
+    ) -> None:
+        async with self._write() as conn:
+            await tokens.set_connection_state(conn, connection, state, reason, self._clock())

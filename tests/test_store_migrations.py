@@ -1,0 +1,119 @@
+"""Versioned migrations: idempotent, concurrent-safe, and upgrades keep the data."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from runner.store import (
+    LATEST_VERSION,
+    JobStatus,
+    Store,
+    applied_versions,
+    job_id_for,
+    migrate,
+    normalize_url,
+)
+from runner.store.schema import cursors, jobs, metadata
+from tests.store_support import StoreTarget
+
+pytest_plugins = ["tests.store_support"]
+
+
+async def test_open_applies_every_migration_once(target: StoreTarget) -> None:
+    store = await target.open()
+    await store.close()
+    store = await target.open()
+    try:
+        assert await applied_versions(store.engine) == list(range(1, LATEST_VERSION + 1))
+        assert await migrate(store.engine) == []
+    finally:
+        await store.close()
+
+
+async def test_concurrent_starts_migrate_once_and_all_succeed(target: StoreTarget) -> None:
+    engines = [target.engine() for _ in range(4)]
+    try:
+        applied = await asyncio.gather(*(migrate(engine) for engine in engines))
+        assert sorted(v for versions in applied for v in versions) == list(
+            range(1, LATEST_VERSION + 1)
+        )
+        assert await applied_versions(engines[0]) == list(range(1, LATEST_VERSION + 1))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+async def test_upgrade_from_version_1_keeps_cursors_and_jobs(target: StoreTarget) -> None:
+    engine = target.engine()
+    try:
+        assert await migrate(engine, up_to=1) == [1]
+        async with engine.begin() as conn:
+            await conn.execute(
+                cursors.insert().values(recipe="leads", state='{"page":7}', epoch=2, updated_at=1)
+            )
+            await conn.execute(jobs.insert().values(**_v1_job_row()))
+    finally:
+        await engine.dispose()
+
+    store = await target.open()
+    try:
+        assert await applied_versions(store.engine) == list(range(1, LATEST_VERSION + 1))
+        assert await store.load_cursor("leads") == ({"page": 7}, 2)
+        [job] = await store.claim_jobs("w1", "leads", limit=5, claim_ttl_s=30)
+        assert (job.id, job.payload) == (job_id_for("leads", "r1:1"), {"id": "r1"})
+        assert await store.save_token_cache("crm", b"sealed", 0) == 1  # a version-2 table
+    finally:
+        await store.close()
+
+
+def _v1_job_row() -> dict[str, object]:
+    return {
+        "id": job_id_for("leads", "r1:1"),
+        "recipe": "leads",
+        "event_key": "r1:1",
+        "status": JobStatus.PENDING.value,
+        "payload": '{"id":"r1"}',
+        "created_at": 1.0,
+        "updated_at": 1.0,
+        "next_run_at": 1.0,
+    }
+
+
+async def test_migrated_database_matches_the_declared_schema(store: Store) -> None:
+    async with store.engine.connect() as conn:
+        actual = await conn.run_sync(_columns_by_table)
+    declared = {name: {c.name for c in table.columns} for name, table in metadata.tables.items()}
+    assert actual == declared
+
+
+def _columns_by_table(conn: Connection) -> dict[str, set[str]]:
+    inspector = inspect(conn)
+    return {
+        name: {column["name"] for column in inspector.get_columns(name)}
+        for name in inspector.get_table_names()
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///state.db", "sqlite+aiosqlite:///state.db"),
+        ("sqlite+aiosqlite:////var/x.db", "sqlite+aiosqlite:////var/x.db"),
+        ("/var/lib/rr/state.db", "sqlite+aiosqlite:////var/lib/rr/state.db"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+    ],
+)
+def test_store_urls_are_normalised_to_async_drivers(url: str, expected: str) -> None:
+    assert normalize_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["mysql://h/db", "sqlite://", "sqlite:///:memory:"])
+def test_unsupported_store_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        normalize_url(url)
