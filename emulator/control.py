@@ -2,12 +2,19 @@
 
 Routes here never collide with Microsoft paths. Feature modules add their own control
 routes (identity: apps, users, revocation; dataverse: rows with explicit timestamps).
+
+``setup`` also installs the cross-cutting traffic features, each with its middleware and its
+own control routes, outermost first: request log (``/_emulator/requests``), faults
+(``/_emulator/faults``), latency (``/_emulator/latency``) and service protection
+(``/_emulator/protection``). "emulator.control" is first in ``FEATURES``, so these wrap every
+route other features add; none of them touches ``/_emulator/`` requests.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from emulator import faults, latency, protection, requestlog
 from emulator.state import STATE, EmulatorState
 
 routes = web.RouteTableDef()
@@ -37,5 +44,11 @@ async def advance_clock(request: web.Request) -> web.Response:
     return web.json_response({"now": clock.now().isoformat(), "offset_s": clock.offset_s})
 
 
+# aiohttp runs middlewares in list order, the first one outermost.
+TRAFFIC_FEATURES = (requestlog, faults, latency, protection)
+
+
 def setup(app: web.Application, state: EmulatorState) -> None:
     app.add_routes(routes)
+    for feature in TRAFFIC_FEATURES:
+        feature.setup(app, state)
