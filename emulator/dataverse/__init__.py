@@ -1,0 +1,45 @@
+"""The emulated Dataverse Web API: tables in SQLite, OData queries, paging, CRUD, metadata.
+
+Routes: ``/api/data/{v8.2|v9.0|v9.1|v9.2}/…`` (other versions 404) and the control plane
+under ``/_emulator/dataverse/``. A seed's ``tables:`` section adds custom tables (see
+:mod:`emulator.dataverse.tables`); its ``rows:`` section maps a table's logical or entity set
+name to rows in Web API shape.
+
+Module map: schema (table definitions) · tables (built-ins, seed tables, catalog) ·
+storage (SQLite rows, versions, deletion log) · urls (paths and keys) · payload (bodies ->
+columns) · filters ($filter -> SQL) · query (query options) · prefer (Prefer header) ·
+render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · metadata · auth ·
+errors · routes · control · environment (per-emulator object, extension points).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from emulator.dataverse import control, routes
+from emulator.dataverse.environment import Environment, create_environment, environment_of
+from emulator.dataverse.errors import DataverseError
+from emulator.dataverse.tables import table_from_seed
+from emulator.state import EmulatorState
+
+__all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "setup"]
+
+
+def setup(app: web.Application, state: EmulatorState) -> None:
+    create_environment(state)
+    app.router.add_route("*", "/api/data/{version}", routes.web_api)
+    app.router.add_route("*", "/api/data/{version}/{path:.*}", routes.web_api)
+    app.add_routes(control.routes)
+
+
+def apply_seed(state: EmulatorState, doc: dict[str, Any]) -> None:
+    env = environment_of(state)
+    for table_doc in doc.get("tables") or []:
+        env.add_table(table_from_seed(table_doc))
+    for name, rows in (doc.get("rows") or {}).items():
+        table = env.catalog.by_logical_name(name) or env.catalog.by_entity_set(name)
+        if table is None:
+            raise ValueError(f"seed rows: no table named {name!r}")
+        control.insert_rows(env, table, list(rows))

@@ -1,0 +1,60 @@
+"""One emulated Dataverse environment: its tables, their storage, and its fixed ids.
+
+Kept in ``state.extensions["dataverse"]``; handlers reach it with :func:`environment`.
+Other features plug operations in here rather than adding routes that would race the
+catch-all Web API route: ``env.operations["$batch"] = handler`` for an unbound segment, and
+``env.bound_actions["CreateMultiple"] = handler`` for ``<set>/Microsoft.Dynamics.CRM.<Name>``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from emulator.dataverse.render import RowRenderer
+from emulator.dataverse.schema import Table
+from emulator.dataverse.storage import DataverseStore
+from emulator.dataverse.tables import Catalog, built_in_catalog
+from emulator.state import STATE, EmulatorState
+
+EXTENSION = "dataverse"
+
+Operation = Callable[[web.Request], Awaitable[web.StreamResponse]]
+BoundAction = Callable[[web.Request, Table], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Environment:
+    catalog: Catalog
+    storage: DataverseStore
+    organization_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    business_unit_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    operations: dict[str, Operation] = field(default_factory=dict)
+    bound_actions: dict[str, BoundAction] = field(default_factory=dict)
+
+    def add_table(self, table: Table) -> None:
+        self.catalog.add(table)
+        self.storage.create_table(table)
+
+
+def create_environment(state: EmulatorState) -> Environment:
+    catalog = built_in_catalog()
+    renderer = RowRenderer(catalog)
+    storage = DataverseStore(state.store, state.clock, lambda t: renderer.json_sql(t, "t"))
+    env = Environment(catalog, storage)
+    for table in catalog.tables():
+        env.storage.create_table(table)
+    state.extensions[EXTENSION] = env
+    return env
+
+
+def environment(request: web.Request) -> Environment:
+    return environment_of(request.app[STATE])
+
+
+def environment_of(state: EmulatorState) -> Environment:
+    env: Environment = state.extensions[EXTENSION]
+    return env

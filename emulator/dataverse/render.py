@@ -1,0 +1,150 @@
+"""Rows as Dataverse JSON, built by SQLite so no Python dict exists per row.
+
+:class:`RowRenderer` turns (table, ``$select``, ``$expand``, annotations) into one SQL
+expression whose value is the row's JSON text: ``@odata.etag`` = ``W/"<versionnumber>"``,
+the primary key always, lookups as ``_x_value``, datetimes ``YYYY-MM-DDTHH:MM:SSZ``, money as
+numbers, and, when ``Prefer: odata.include-annotations`` asks, FormattedValue /
+lookuplogicalname / associatednavigationproperty annotations before each value.
+A page is then ``",".join(row_texts)`` inside a fixed envelope.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import count
+
+from emulator.dataverse import prefer
+from emulator.dataverse.query import Expand
+from emulator.dataverse.schema import Attribute, AttributeType, Table
+from emulator.dataverse.tables import Catalog
+
+T = AttributeType
+JSON_TYPE = "application/json; odata.metadata=minimal"
+_NUMERIC = (T.INTEGER, T.PICKLIST, T.DECIMAL, T.MONEY)
+
+
+def sql_text(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def json_key(name: str) -> str:
+    return json.dumps(name) + ":"
+
+
+@dataclass(frozen=True)
+class Annotations:
+    formatted: bool = False
+    lookup_logical_name: bool = False
+    associated_navigation: bool = False
+
+    @classmethod
+    def from_preferences(cls, prefs: prefer.Preferences) -> Annotations:
+        return cls(prefs.wants(prefer.FORMATTED), prefs.wants(prefer.LOOKUP_LOGICAL_NAME),
+                   prefs.wants(prefer.ASSOCIATED_NAVIGATION))
+
+
+class RowRenderer:
+    def __init__(self, catalog: Catalog, annotations: Annotations | None = None) -> None:
+        self.catalog = catalog
+        self.annotations = annotations or Annotations()
+        self._aliases = count(1)
+
+    def json_sql(self, table: Table, alias: str, select: tuple[Attribute, ...] | None = None,
+                 expand: tuple[Expand, ...] = ()) -> str:
+        """A SQL expression (over ``alias``) whose value is the row's JSON object text."""
+        pieces = [f"""'{{"@odata.etag":"W/\\"' || {alias}.versionnumber || '\\""'"""]
+        for attr in self._columns(table, select):
+            pieces.extend(self._property(table, attr, f'{alias}."{attr.column}"', alias))
+        for item in expand:
+            pieces.append(sql_text("," + json_key(item.nav.name)))
+            pieces.append(f"coalesce(({self._expand_sql(item, alias)}), 'null')")
+        pieces.append("'}'")
+        return " || ".join(pieces)
+
+    def _columns(self, table: Table, select: tuple[Attribute, ...] | None) -> list[Attribute]:
+        if select is None:
+            return list(table.attributes.values())
+        chosen = {a.name for a in select} | {table.primary_id}
+        return [a for a in table.attributes.values() if a.name in chosen]
+
+    def _property(self, table: Table, attr: Attribute, col: str, alias: str) -> list[str]:
+        pieces = []
+        if self.annotations.formatted:
+            pieces.append(self._formatted(table, attr, col, alias))
+        if attr.type is T.LOOKUP:
+            pieces.extend(self._lookup_annotations(attr, col, alias))
+        pieces.append(sql_text("," + json_key(attr.column)))
+        pieces.append(value_sql(attr, col))
+        return [p for p in pieces if p]
+
+    def _formatted(self, table: Table, attr: Attribute, col: str, alias: str) -> str:
+        key = sql_text("," + json_key(f"{attr.column}@{prefer.FORMATTED}"))
+        if attr.type is T.PICKLIST and attr.options:
+            prefix = "," + json_key(f"{attr.column}@{prefer.FORMATTED}")
+            cases = " ".join(f"WHEN {v} THEN {sql_text(prefix + json.dumps(label))}"
+                             for v, label in attr.options.items())
+            return f"CASE {col} {cases} ELSE '' END"
+        if attr.type is T.BOOLEAN:
+            return f"""CASE {col} WHEN 1 THEN {key} || '"Yes"' WHEN 0 THEN {key} || '"No"' ELSE '' END"""  # noqa: E501
+        if attr.type is T.MONEY:
+            cents = f"CAST(round(abs({col}) * 100) AS INTEGER)"
+            text = (f"printf('%s$%,d.%02d', CASE WHEN {col} < 0 THEN '-' ELSE '' END, "
+                    f"{cents} / 100, {cents} % 100)")
+            return f"""CASE WHEN {col} IS NULL THEN '' ELSE {key} || '"' || {text} || '"' END"""
+        if attr.type is T.INTEGER and attr.name != "versionnumber":
+            return f"""CASE WHEN {col} IS NULL THEN '' ELSE {key} || '"' || printf('%,d', {col}) || '"' END"""  # noqa: E501
+        if attr.type is T.LOOKUP:
+            return f"CASE WHEN {col} IS NULL THEN '' ELSE {key} || json_quote({self._lookup_name(attr, alias)}) END"  # noqa: E501
+        return ""
+
+    def _lookup_name(self, attr: Attribute, alias: str) -> str:
+        cases = []
+        for target_name in attr.targets:
+            target = self.catalog.by_logical_name(target_name)
+            assert target is not None
+            inner = f"l{next(self._aliases)}"
+            cases.append(
+                f'WHEN {sql_text(target_name)} THEN (SELECT {inner}."{target.primary_name}" '
+                f"FROM {target.sql_table} AS {inner} "
+                f'WHERE {inner}."{target.primary_id}" = {alias}."{attr.column}")')
+        return f'CASE {alias}."{attr.type_column}" {" ".join(cases)} END'
+
+    def _lookup_annotations(self, attr: Attribute, col: str, alias: str) -> list[str]:
+        kind = f'{alias}."{attr.type_column}"'
+        pieces = []
+        if self.annotations.associated_navigation:
+            key = sql_text("," + json_key(f"{attr.column}@{prefer.ASSOCIATED_NAVIGATION}"))
+            nav = (sql_text(json.dumps(attr.name)) if len(attr.targets) == 1
+                   else f"""'"{attr.name}_' || {kind} || '"'""")
+            pieces.append(f"CASE WHEN {col} IS NULL THEN '' ELSE {key} || {nav} END")
+        if self.annotations.lookup_logical_name:
+            key = sql_text("," + json_key(f"{attr.column}@{prefer.LOOKUP_LOGICAL_NAME}"))
+            pieces.append(f"CASE WHEN {col} IS NULL THEN '' ELSE {key} || json_quote({kind}) END")
+        return pieces
+
+    def _expand_sql(self, item: Expand, alias: str) -> str:
+        inner = f"x{next(self._aliases)}"
+        lookup = item.nav.attribute
+        where = f'{inner}."{item.target.primary_id}" = {alias}."{lookup.column}"'
+        if len(lookup.targets) > 1:
+            where += f' AND {alias}."{lookup.type_column}" = {sql_text(item.target.logical_name)}'
+        row = self.json_sql(item.target, inner, item.select, item.expand)
+        return f"SELECT {row} FROM {item.target.sql_table} AS {inner} WHERE {where}"
+
+
+def value_sql(attr: Attribute, col: str) -> str:
+    """The JSON text of one column's value (``null`` when NULL)."""
+    if attr.type in _NUMERIC:
+        return f"coalesce({col}, 'null')"
+    if attr.type is T.BOOLEAN:
+        return f"CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END"
+    if attr.type is T.DATETIME:
+        return f"""coalesce('"' || strftime('%Y-%m-%dT%H:%M:%SZ', {col}, 'unixepoch') || '"', 'null')"""  # noqa: E501
+    return f"json_quote({col})"
+
+
+def context_url(service_root: str, table: Table, suffix: str = "", entity: bool = False) -> str:
+    tail = "/$entity" if entity else ""
+    return f"{service_root}/$metadata#{table.entity_set}{suffix}{tail}"

@@ -1,0 +1,136 @@
+"""Table definitions: what a Dataverse table is made of, independent of how it is stored.
+
+A :class:`Table` names its entity set, primary id and name columns, its typed attributes,
+its alternate keys and whether change tracking is on. Lookups know their target tables;
+each target gives a single-valued navigation property (``parentcustomerid_account``, or just
+``primarycontactid`` when there is one target).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,99}$")
+
+
+class AttributeType(StrEnum):
+    """Attribute types, valued as Dataverse's ``AttributeType`` metadata names."""
+
+    STRING = "String"
+    MEMO = "Memo"
+    INTEGER = "Integer"
+    DECIMAL = "Decimal"
+    MONEY = "Money"
+    BOOLEAN = "Boolean"
+    DATETIME = "DateTime"
+    PICKLIST = "Picklist"
+    LOOKUP = "Lookup"
+    UNIQUEIDENTIFIER = "Uniqueidentifier"
+
+    @property
+    def is_text(self) -> bool:
+        return self in (AttributeType.STRING, AttributeType.MEMO)
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One column. Lookups are stored and exposed as ``_<name>_value``."""
+
+    name: str
+    type: AttributeType
+    max_length: int | None = None  # strings and memos
+    options: dict[int, str] = field(default_factory=dict)  # picklist value -> label
+    targets: tuple[str, ...] = ()  # lookup target table logical names
+    read_only: bool = False  # system columns: createdon, modifiedon, versionnumber, the id
+    formula: str | None = None  # SQL over other columns: a computed column such as fullname
+
+    @property
+    def column(self) -> str:
+        """The SQL column (and JSON property) name."""
+        return f"_{self.name}_value" if self.type is AttributeType.LOOKUP else self.name
+
+    @property
+    def type_column(self) -> str:
+        """For a lookup: the column holding the target table's logical name."""
+        return f"_{self.name}_type"
+
+    def navigation_names(self) -> dict[str, str]:
+        """Single-valued navigation property name -> target table, for a lookup."""
+        if len(self.targets) == 1:
+            return {self.name: self.targets[0]}
+        return {f"{self.name}_{target}": target for target in self.targets}
+
+
+@dataclass(frozen=True)
+class AlternateKey:
+    name: str
+    attributes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Navigation:
+    """A single-valued navigation property: the lookup it sets and the table it points at."""
+
+    name: str
+    attribute: Attribute
+    target: str
+
+
+@dataclass(frozen=True)
+class CollectionNavigation:
+    """A one-to-many navigation property: rows of ``source`` whose lookup points here."""
+
+    name: str
+    source: str  # logical name of the referencing table
+    attribute: Attribute  # the lookup on the referencing table
+
+
+@dataclass
+class Table:
+    logical_name: str
+    entity_set: str
+    primary_id: str
+    primary_name: str
+    attributes: dict[str, Attribute]
+    keys: tuple[AlternateKey, ...] = ()
+    change_tracking: bool = True
+    display_name: str = ""
+    collections: dict[str, CollectionNavigation] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in (self.logical_name, *self.attributes):
+            if not _NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid logical name")
+        self._by_column = {a.column: a for a in self.attributes.values()}
+        self._navigation = {
+            nav: Navigation(nav, attr, target)
+            for attr in self.lookups()
+            for nav, target in attr.navigation_names().items()
+        }
+
+    @property
+    def sql_table(self) -> str:
+        return f"dv_{self.logical_name}"
+
+    @property
+    def schema_name(self) -> str:
+        return self.display_name.replace(" ", "") or self.logical_name.capitalize()
+
+    def attribute_by_column(self, column: str) -> Attribute | None:
+        """The attribute behind a JSON property / SQL column (``_x_value`` for lookups)."""
+        return self._by_column.get(column)
+
+    def lookups(self) -> list[Attribute]:
+        return [a for a in self.attributes.values() if a.type is AttributeType.LOOKUP]
+
+    def navigation(self, name: str) -> Navigation | None:
+        return self._navigation.get(name)
+
+    def navigations(self) -> dict[str, Navigation]:
+        return dict(self._navigation)
+
+    def key_named(self, columns: frozenset[str]) -> AlternateKey | None:
+        """The alternate key made of exactly these attributes, if one is declared."""
+        return next((k for k in self.keys if frozenset(k.attributes) == columns), None)

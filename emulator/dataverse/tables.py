@@ -1,0 +1,240 @@
+"""The tables the emulator knows: six built-in ones and custom tables from a seed file.
+
+Built-ins carry realistic columns (names, emails, money, option sets with labels and the
+usual lookups: ``parentcustomerid``, ``primarycontactid``, ``regardingobjectid``,
+``customerid``). A seed's ``tables:`` section declares more, for example::
+
+    tables:
+      - logical_name: new_project
+        entity_set: new_projects          # default: logical_name + "s"
+        primary_name: new_name            # default: "new_name"; a string column
+        change_tracking: true
+        attributes:
+          - {name: new_code, type: string, max_length: 20}
+          - {name: new_budget, type: money}
+          - {name: new_phase, type: picklist, options: {1: Planned, 2: Active}}
+          - {name: new_accountid, type: lookup, targets: [account]}
+        keys:
+          - {name: new_code_key, attributes: [new_code]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from emulator.dataverse.schema import (
+    AlternateKey,
+    Attribute,
+    AttributeType,
+    CollectionNavigation,
+    Table,
+)
+
+T = AttributeType
+
+
+def _attrs(*attributes: Attribute) -> dict[str, Attribute]:
+    return {a.name: a for a in attributes}
+
+
+def _system(primary_id: str) -> tuple[Attribute, ...]:
+    return (
+        Attribute(primary_id, T.UNIQUEIDENTIFIER, read_only=True),
+        Attribute("createdon", T.DATETIME, read_only=True),
+        Attribute("modifiedon", T.DATETIME, read_only=True),
+        Attribute("versionnumber", T.INTEGER, read_only=True),
+    )
+
+
+def _state(states: dict[int, str], statuses: dict[int, str]) -> tuple[Attribute, ...]:
+    return (Attribute("statecode", T.PICKLIST, options=states),
+            Attribute("statuscode", T.PICKLIST, options=statuses))
+
+
+def _s(name: str, max_length: int = 100) -> Attribute:
+    return Attribute(name, T.STRING, max_length=max_length)
+
+
+def _pick(name: str, labels: Iterable[str], first: int = 1) -> Attribute:
+    return Attribute(name, T.PICKLIST, options=dict(enumerate(labels, start=first)))
+
+
+def _lookup(name: str, *targets: str) -> Attribute:
+    return Attribute(name, T.LOOKUP, targets=targets)
+
+
+_FULLNAME = Attribute("fullname", T.STRING, max_length=160, read_only=True, formula=(
+    "nullif(trim(coalesce(firstname, '') || ' ' || coalesce(lastname, '')), '')"))
+_ACTIVE = {0: "Active", 1: "Inactive"}
+_ACTIVE_STATUS = {1: "Active", 2: "Inactive"}
+
+
+def account() -> Table:
+    return Table("account", "accounts", "accountid", "name", _attrs(
+        *_system("accountid"), _s("name", 160), _s("accountnumber", 20), _s("emailaddress1"),
+        _s("telephone1", 50), _s("websiteurl", 200), _s("address1_city", 80),
+        _s("address1_country", 80), Attribute("revenue", T.MONEY),
+        Attribute("numberofemployees", T.INTEGER),
+        _pick("industrycode", ["Accounting", "Agriculture", "Broadcasting", "Brokers",
+                               "Building Supply Retail", "Business Services", "Consulting"]),
+        Attribute("creditonhold", T.BOOLEAN), Attribute("description", T.MEMO),
+        _lookup("primarycontactid", "contact"), _lookup("parentaccountid", "account"),
+        *_state(_ACTIVE, _ACTIVE_STATUS),
+    ), keys=(AlternateKey("accountnumber_key", ("accountnumber",)),), display_name="Account")
+
+
+def contact() -> Table:
+    return Table("contact", "contacts", "contactid", "fullname", _attrs(
+        *_system("contactid"), _s("firstname", 50), _s("lastname", 50),
+        _FULLNAME,
+        _s("emailaddress1"), _s("telephone1", 50), _s("mobilephone", 50), _s("jobtitle"),
+        _s("address1_city", 80), Attribute("birthdate", T.DATETIME),
+        _pick("gendercode", ["Male", "Female"]), Attribute("creditlimit", T.MONEY),
+        Attribute("donotemail", T.BOOLEAN), Attribute("description", T.MEMO),
+        _lookup("parentcustomerid", "account", "contact"),
+        *_state(_ACTIVE, _ACTIVE_STATUS),
+    ), keys=(AlternateKey("emailaddress1_key", ("emailaddress1",)),), display_name="Contact")
+
+
+def lead() -> Table:
+    return Table("lead", "leads", "leadid", "fullname", _attrs(
+        *_system("leadid"), _s("subject", 300), _s("firstname", 50), _s("lastname", 50),
+        _FULLNAME,
+        _s("companyname"), _s("emailaddress1"), _s("telephone1", 50),
+        _pick("leadsourcecode", ["Advertisement", "Employee Referral", "External Referral",
+                                 "Partner", "Public Relations", "Seminar", "Trade Show", "Web",
+                                 "Word of Mouth", "Other"]),
+        Attribute("estimatedamount", T.MONEY), Attribute("description", T.MEMO),
+        _lookup("parentaccountid", "account"), _lookup("parentcontactid", "contact"),
+        *_state({0: "Open", 1: "Qualified", 2: "Disqualified"},
+                {1: "New", 2: "Contacted", 3: "Qualified", 4: "Lost", 5: "Cannot Contact",
+                 6: "No Longer Interested", 7: "Canceled"}),
+    ), display_name="Lead")
+
+
+def opportunity() -> Table:
+    return Table("opportunity", "opportunities", "opportunityid", "name", _attrs(
+        *_system("opportunityid"), _s("name", 300), Attribute("estimatedvalue", T.MONEY),
+        Attribute("actualvalue", T.MONEY), Attribute("closeprobability", T.INTEGER),
+        Attribute("estimatedclosedate", T.DATETIME),
+        _pick("opportunityratingcode", ["Hot", "Warm", "Cold"]),
+        Attribute("description", T.MEMO), _lookup("customerid", "account", "contact"),
+        _lookup("parentaccountid", "account"), _lookup("parentcontactid", "contact"),
+        _lookup("originatingleadid", "lead"),
+        *_state({0: "Open", 1: "Won", 2: "Lost"},
+                {1: "In Progress", 2: "On Hold", 3: "Won", 4: "Canceled", 5: "Out-Sold"}),
+    ), display_name="Opportunity")
+
+
+def task() -> Table:
+    return Table("task", "tasks", "activityid", "subject", _attrs(
+        *_system("activityid"), _s("subject", 200), Attribute("description", T.MEMO),
+        Attribute("scheduledend", T.DATETIME), _pick("prioritycode", ["Low", "Normal", "High"], 0),
+        Attribute("percentcomplete", T.INTEGER), Attribute("actualdurationminutes", T.INTEGER),
+        _lookup("regardingobjectid", "account", "contact", "lead", "opportunity", "incident"),
+        *_state({0: "Open", 1: "Completed", 2: "Canceled"},
+                {2: "Not Started", 3: "In Progress", 4: "Waiting on someone else",
+                 5: "Completed", 6: "Canceled", 7: "Deferred"}),
+    ), display_name="Task")
+
+
+def incident() -> Table:
+    return Table("incident", "incidents", "incidentid", "title", _attrs(
+        *_system("incidentid"), _s("title", 200), _s("ticketnumber", 100),
+        Attribute("description", T.MEMO), _lookup("customerid", "account", "contact"),
+        _lookup("primarycontactid", "contact"), _pick("prioritycode", ["High", "Normal", "Low"]),
+        _pick("caseorigincode", ["Phone", "Email", "Web"]),
+        *_state({0: "Active", 1: "Resolved", 2: "Canceled"},
+                {1: "In Progress", 2: "On Hold", 3: "Waiting for Details", 4: "Researching",
+                 5: "Problem Solved", 6: "Cancelled"}),
+    ), keys=(AlternateKey("ticketnumber_key", ("ticketnumber",)),), display_name="Case")
+
+
+def built_in_tables() -> list[Table]:
+    return [account(), contact(), lead(), opportunity(), task(), incident()]
+
+
+# One-to-many relationships by their real names: (referenced table, navigation property,
+# referencing table, lookup on it).
+BUILT_IN_COLLECTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("account", "contact_customer_accounts", "contact", "parentcustomerid"),
+    ("contact", "contact_customer_contacts", "contact", "parentcustomerid"),
+    ("account", "opportunity_customer_accounts", "opportunity", "customerid"),
+    ("contact", "opportunity_customer_contacts", "opportunity", "customerid"),
+    ("account", "incident_customer_accounts", "incident", "customerid"),
+    ("contact", "incident_customer_contacts", "incident", "customerid"),
+    ("account", "Account_Tasks", "task", "regardingobjectid"),
+    ("contact", "Contact_Tasks", "task", "regardingobjectid"),
+    ("account", "account_primary_contact", "account", "primarycontactid"),
+)
+
+
+class Catalog:
+    """The tables of one environment, by logical name and by entity set name."""
+
+    def __init__(self) -> None:
+        self._by_logical: dict[str, Table] = {}
+        self._by_set: dict[str, Table] = {}
+
+    def add(self, table: Table) -> None:
+        for lookup in table.lookups():
+            missing = [t for t in lookup.targets if t not in self._by_logical
+                       and t != table.logical_name]
+            if missing:
+                raise ValueError(f"{table.logical_name}.{lookup.name}: unknown targets {missing}")
+        self._by_logical[table.logical_name] = table
+        self._by_set[table.entity_set] = table
+
+    def link(self, referenced: str, nav: str, referencing: str, lookup: str) -> None:
+        source = self._by_logical[referencing]
+        self._by_logical[referenced].collections[nav] = CollectionNavigation(
+            nav, referencing, source.attributes[lookup])
+
+    def by_logical_name(self, name: str) -> Table | None:
+        return self._by_logical.get(name)
+
+    def by_entity_set(self, name: str) -> Table | None:
+        return self._by_set.get(name)
+
+    def tables(self) -> list[Table]:
+        return list(self._by_logical.values())
+
+
+def built_in_catalog() -> Catalog:
+    catalog = Catalog()
+    for table in built_in_tables():
+        catalog._by_logical[table.logical_name] = table  # targets refer to each other
+        catalog._by_set[table.entity_set] = table
+    for link in BUILT_IN_COLLECTIONS:
+        catalog.link(*link)
+    return catalog
+
+
+def table_from_seed(doc: dict[str, Any]) -> Table:
+    """A custom table from one entry of a seed's ``tables:`` section."""
+    logical = str(doc["logical_name"])
+    primary_id = str(doc.get("primary_id", f"{logical}id"))
+    primary_name = str(doc.get("primary_name", "new_name"))
+    declared = [_attribute_from_seed(a) for a in doc.get("attributes", [])]
+    if primary_name not in {a.name for a in declared}:
+        declared.insert(0, _s(primary_name, 100))
+    keys = tuple(AlternateKey(str(k["name"]), tuple(k["attributes"])) for k in doc.get("keys", []))
+    return Table(logical, str(doc.get("entity_set", f"{logical}s")), primary_id, primary_name,
+                 _attrs(*_system(primary_id), *declared, *_state(_ACTIVE, _ACTIVE_STATUS)),
+                 keys=keys, change_tracking=bool(doc.get("change_tracking", True)),
+                 display_name=str(doc.get("display_name", "")))
+
+
+_SEED_TYPES = {t.value.lower(): t for t in AttributeType} | {
+    "int": T.INTEGER, "bool": T.BOOLEAN, "text": T.STRING, "guid": T.UNIQUEIDENTIFIER,
+    "optionset": T.PICKLIST, "choice": T.PICKLIST,
+}
+
+
+def _attribute_from_seed(doc: dict[str, Any]) -> Attribute:
+    kind = _SEED_TYPES[str(doc.get("type", "string")).lower()]
+    options = {int(k): str(v) for k, v in (doc.get("options") or {}).items()}
+    max_length = doc.get("max_length", 100 if kind is T.STRING else None)
+    return Attribute(str(doc["name"]), kind, max_length=max_length, options=options,
+                     targets=tuple(doc.get("targets", ())))
