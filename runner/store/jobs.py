@@ -147,6 +147,17 @@ async def retry_job_later(
     )
 
 
+async def release_claims(conn: AsyncConnection, worker_id: str, now_s: float) -> int:
+    """Jobs still claimed by ``worker_id`` go back to pending at once (a restart of that
+    worker, or a graceful stop, need not wait for the claims to expire)."""
+    stmt = (
+        update(jobs)
+        .where(jobs.c.status == RUNNING, jobs.c.claimed_by == worker_id)
+        .values(status=PENDING, claimed_by=None, claim_expires_at=None, updated_at=now_s)
+    )
+    return len((await conn.execute(stmt.returning(jobs.c.seq))).all())
+
+
 async def retry_failed(conn: AsyncConnection, recipe: str | None, now_s: float) -> int:
     """Make failed jobs pending again (they resume after their completed steps)."""
     stmt = update(jobs).where(jobs.c.status == FAILED)

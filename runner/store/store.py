@@ -157,6 +157,19 @@ class Store:
             await steps.record_steps(conn, results, self._clock())
             await jobs.finish_jobs(conn, [outcome], self._clock())
 
+    async def write_results(
+        self, results: Sequence[StepResult], outcomes: Sequence[JobOutcome]
+    ) -> None:
+        """Record steps of many jobs and finish some jobs, in one transaction (group commit)."""
+        async with self._write() as conn:
+            await steps.record_steps(conn, results, self._clock())
+            await jobs.finish_jobs(conn, outcomes, self._clock())
+
+    async def release_claims(self, worker_id: str) -> int:
+        """Put jobs still claimed by ``worker_id`` back to pending; returns how many."""
+        async with self._write() as conn:
+            return await jobs.release_claims(conn, worker_id, self._clock())
+
     async def retry_job_later(
         self, job_id: str, delay_s: float, error: str | None, *, worker_id: str | None = None
     ) -> None:

@@ -1,0 +1,243 @@
+"""``recipe-runner run``: the long-running service.
+
+Start: logging, the state store (migrations), connections (a broken file stops the start
+with every problem listed), recipes (a broken recipe is reported and left out; the rest
+run). Then each recipe's trigger is polled on its interval by APScheduler (coalesced,
+never overlapping itself) while its worker runs jobs.
+
+Reload on SIGHUP or when a file in the recipes directory changes: new recipes start,
+changed ones restart, removed ones stop; a broken edit keeps the last good version.
+SIGTERM/SIGINT: stop polling, let running steps finish within the grace period, release
+claims, exit 0. A second signal exits at once; every finished step is already committed,
+so only the steps that were running repeat on the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from connectors.base import Registry
+from connectors.catalog import default_registry
+from runner.config import ConfigError
+from runner.connections import ConnectionsFile, load_connections
+from runner.engine.engine import Engine
+from runner.engine.worker import WorkerSettings
+from runner.logs import REDACTOR, configure_logging
+from runner.recipes import LoadedRecipes, Recipe, load_recipes
+from runner.recipes.loader import recipe_files
+from runner.runtime import ConnectionPool, secret_values
+from runner.settings import Settings
+from runner.store import Store
+
+EXIT_OK, EXIT_CONFIG = 0, 2
+
+
+class Daemon:
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or default_registry()
+        self.log = structlog.get_logger("recipe-runner")
+        self.connections: ConnectionsFile | None = None
+        self.engine: Engine | None = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._signals = 0
+        self._files_seen: dict[Path, float] = {}
+        self._file_of: dict[str, str] = {}  # recipe name -> file it came from
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def run(self) -> int:
+        if not self._load_connections():
+            return EXIT_CONFIG
+        store = await Store.open(self.settings.state_url)
+        pool = ConnectionPool(self.connections)
+        settings = WorkerSettings(self.settings.worker_id, self.settings.claim_ttl_s)
+        self.engine = Engine(store, self.registry, pool, self.log, settings, REDACTOR)
+        try:
+            released = await store.release_claims(self.settings.worker_id)
+            if released:
+                self.log.info("daemon.resumed_jobs", jobs=released)
+            self._apply(self._load_recipes(), start=False)
+            if self.settings.burst:
+                return await self._burst()
+            return await self._serve()
+        finally:
+            await self.engine.stop(self.settings.grace_s)
+            await store.close()
+            self.log.info("daemon.stopped")
+
+    async def _burst(self) -> int:
+        assert self.engine is not None
+        summary = await self.engine.burst()
+        self.log.info(
+            "daemon.burst_finished", jobs_run=summary.jobs_run, recipes=len(summary.polls)
+        )
+        return EXIT_OK
+
+    async def _serve(self) -> int:
+        assert self.engine is not None
+        self._install_signals()
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.start()
+        for running in self.engine.recipes.values():
+            running.worker.start()
+            self._schedule(running.recipe)
+        self.log.info(
+            "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
+        )
+        watcher = asyncio.create_task(self._watch_files(), name="recipe-watcher")
+        try:
+            while not self._stop.is_set():
+                await self._wait_for_stop_or_reload()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    await self.reload()
+        finally:
+            watcher.cancel()
+            self.scheduler.shutdown(wait=False)
+            self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
+        return EXIT_OK
+
+    async def _wait_for_stop_or_reload(self) -> None:
+        stop = asyncio.create_task(self._stop.wait())
+        reload = asyncio.create_task(self._reload.wait())
+        await asyncio.wait({stop, reload}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stop, reload):
+            task.cancel()
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+
+    def _on_stop_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            # Everything finished is committed; running steps repeat on the next start.
+            self.log.warning("daemon.exit_now", signal=sig.name)
+            os._exit(1)
+        self.log.info("daemon.signal", signal=sig.name)
+        self._stop.set()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    # -- configuration -----------------------------------------------------------------
+
+    def _load_connections(self) -> bool:
+        path = self.settings.connections
+        if path is None:
+            return True
+        try:
+            self.connections = load_connections(path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                self.log.error("config.problem", problem=str(problem))
+            self.log.error("daemon.cannot_start", reason=f"{path} has problems")
+            return False
+        REDACTOR.add(secret_values(self.connections))
+        return True
+
+    def _connection_types(self) -> dict[str, str] | None:
+        if self.connections is None:
+            return {}
+        return {name: conn.type for name, conn in self.connections.connections.items()}
+
+    def _load_recipes(self) -> LoadedRecipes:
+        loaded = load_recipes(self.settings.recipes, self.registry, self._connection_types())
+        for problem in loaded.problems:
+            level = self.log.error if problem.is_error else self.log.warning
+            level("recipe.problem", problem=str(problem))
+        self._files_seen = self._snapshot()
+        return loaded
+
+    def _apply(self, loaded: LoadedRecipes, *, start: bool) -> None:
+        assert self.engine is not None
+        for recipe in loaded.recipes.values():
+            if not recipe.enabled:
+                self.log.info("recipe.disabled", recipe=recipe.name)
+                continue
+            self.engine.add(recipe, start_worker=start)
+            self._file_of[recipe.name] = recipe.file
+            if start:
+                self._schedule(recipe)
+            self.log.info(
+                "recipe.loaded", recipe=recipe.name, file=recipe.file, trigger=recipe.trigger.type
+            )
+
+    def _schedule(self, recipe: Recipe) -> None:
+        assert self.scheduler is not None and self.engine is not None
+        poller = self.engine.recipes[recipe.name].poller
+        self.scheduler.add_job(
+            poller.poll_once,
+            "interval",
+            seconds=recipe.trigger.poll_interval_s,
+            id=recipe.name,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+            misfire_grace_time=None,
+        )
+
+    async def reload(self) -> None:
+        """Start new recipes, restart changed ones, stop removed ones; keep the last good
+        version of a recipe whose file is now broken."""
+        assert self.engine is not None and self.scheduler is not None
+        loaded = self._load_recipes()
+        broken = set(loaded.broken_files)
+        current = self.engine.recipes
+        for name in list(current):
+            new = loaded.recipes.get(name)
+            if new is None and self._file_of.get(name) in broken:
+                self.log.warning("recipe.kept_last_good", recipe=name, file=self._file_of[name])
+                continue
+            if (
+                new is None
+                or not new.enabled
+                or new.fingerprint != current[name].recipe.fingerprint
+            ):
+                self._unschedule(name)
+                await self.engine.remove(name, self.settings.grace_s)
+                self.log.info("recipe.stopped", recipe=name)
+        fresh = LoadedRecipes(
+            recipes={n: r for n, r in loaded.recipes.items() if n not in self.engine.recipes}
+        )
+        self._apply(fresh, start=True)
+        self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
+
+    def _unschedule(self, name: str) -> None:
+        assert self.scheduler is not None
+        if self.scheduler.get_job(name) is not None:
+            self.scheduler.remove_job(name)
+
+    def _snapshot(self) -> dict[Path, float]:
+        seen: dict[Path, float] = {}
+        for path in recipe_files(self.settings.recipes):
+            try:
+                seen[path] = path.stat().st_mtime
+            except OSError:
+                continue
+        return seen
+
+    async def _watch_files(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reload_check_s)
+            if self._snapshot() != self._files_seen:
+                self.log.info("daemon.recipes_changed")
+                self._reload.set()
+
+
+def run_daemon(settings: Settings, registry: Registry | None = None) -> int:
+    configure_logging(settings.log_format, settings.log_level)
+    return asyncio.run(Daemon(settings, registry).run())

@@ -1,0 +1,98 @@
+"""Polling one recipe's trigger: each page of events is stored as jobs together with the
+page's cursor, in one transaction, so the cursor never moves past an unstored event."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connectors.base import (
+    AuthError,
+    ConnectorError,
+    Event,
+    Params,
+    RetryableError,
+    StepContext,
+    TriggerSpec,
+)
+from runner.recipes import Recipe
+from runner.store import JobStatus, NewEvent, StaleEpoch, Store
+
+
+@dataclass
+class PollSummary:
+    pages: int = 0
+    events: int = 0
+    new_jobs: int = 0
+    duplicates: int = 0
+    skipped: str | None = None  # why the poll did not run (back-pressure, paused …)
+    error: str | None = None
+
+
+def event_payload(event: Event) -> dict[str, Any]:
+    return {"record": event.record, "kind": event.kind, "key": event.key}
+
+
+class RecipePoller:
+    def __init__(self, recipe: Recipe, spec: TriggerSpec, store: Store, connection: Any,
+                 log: Any, on_new_jobs: Callable[[], None]) -> None:
+        self.recipe = recipe
+        self.spec = spec
+        self.params: Params = spec.params.model_validate(recipe.trigger.params)
+        self.store = store
+        self.connection = connection
+        self.log = log.bind(recipe=recipe.name)
+        self.on_new_jobs = on_new_jobs
+        self.paused_reason: str | None = None
+        self.last_poll_at: float | None = None
+
+    async def poll_once(self) -> PollSummary:
+        summary = PollSummary()
+        if self.paused_reason:
+            summary.skipped = self.paused_reason
+            return summary
+        pending = (await self.store.count_jobs_by_status(self.recipe.name)).get(
+            JobStatus.PENDING, 0)
+        if pending >= self.recipe.max_pending:
+            summary.skipped = f"back-pressure: {pending} pending jobs"
+            self.log.info("poll.skipped", reason=summary.skipped)
+            return summary
+        started = time.monotonic()
+        try:
+            await self._pages(summary)
+        except StaleEpoch:
+            summary.error = "another replica owns this recipe now"
+        except AuthError as exc:
+            summary.error = f"connection needs attention: {exc.message}"
+        except RetryableError as exc:
+            summary.error = f"temporary failure, next poll retries: {exc.message}"
+        except ConnectorError as exc:
+            summary.error = exc.message
+        self.last_poll_at = time.time()
+        await self._report(summary, started)
+        return summary
+
+    async def _pages(self, summary: PollSummary) -> None:
+        cursor, epoch = await self.store.load_cursor(self.recipe.name)
+        ctx = StepContext(recipe=self.recipe.name, connection=self.connection, log=self.log)
+        async for page in self.spec.poll(self.params, cursor, ctx):
+            events = [NewEvent(e.key, event_payload(e)) for e in page.events]
+            result = await self.store.commit_poll(self.recipe.name, events, page.cursor, epoch)
+            summary.pages += 1
+            summary.events += len(events)
+            summary.new_jobs += result.new_jobs
+            summary.duplicates += result.duplicates
+            if result.new_jobs:
+                self.on_new_jobs()
+
+    async def _report(self, summary: PollSummary, started: float) -> None:
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        await self.store.record_poll_outcome(self.recipe.name, summary.error)
+        if summary.error:
+            self.log.warning("poll.failed", error=summary.error, duration_ms=duration_ms)
+        elif summary.events:
+            self.log.info("poll.finished", pages=summary.pages, events=summary.events,
+                          new_jobs=summary.new_jobs, duplicates=summary.duplicates,
+                          duration_ms=duration_ms)

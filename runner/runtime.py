@@ -1,0 +1,74 @@
+"""Connections at run time: turning each configured connection into the client object its
+connector uses (an ``HttpClient`` for ``http``; Dataverse and F&O clients as they land)."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import aiohttp
+
+from connectors.errors import RecipeError
+from connectors.http import HttpClient
+from runner.connections import ConnectionsFile, HttpConnection
+
+
+def http_auth_headers(conn: HttpConnection) -> dict[str, str]:
+    if conn.auth == "basic" and conn.username and conn.password:
+        basic = aiohttp.BasicAuth(conn.username, conn.password.get_secret_value())
+        return {"Authorization": basic.encode()}
+    if conn.auth == "bearer" and conn.token:
+        return {"Authorization": f"Bearer {conn.token.get_secret_value()}"}
+    if conn.auth == "header" and conn.header_name and conn.header_value:
+        return {conn.header_name: conn.header_value.get_secret_value()}
+    return {}
+
+
+def secret_values(connections: ConnectionsFile | None) -> list[str]:
+    """Every secret in the connections file, for the redactor."""
+    if connections is None:
+        return []
+    values = []
+    for conn in connections.connections.values():
+        for name in ("client_secret", "password", "token", "header_value"):
+            secret = getattr(conn, name, None)
+            if secret is not None:
+                values.append(secret.get_secret_value())
+    return values
+
+
+class ConnectionPool:
+    """One client per connection name, built on first use, closed together."""
+
+    def __init__(self, connections: ConnectionsFile | None) -> None:
+        self.connections = connections
+        self._clients: dict[str | None, Any] = {}
+        self._sessions: list[aiohttp.ClientSession] = []
+
+    def get(self, name: str | None) -> Any:
+        if name not in self._clients:
+            self._clients[name] = self._build(name)
+        return self._clients[name]
+
+    def _session(self, ca_bundle: object = None) -> aiohttp.ClientSession:
+        ssl_ctx = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx, limit=64))
+        self._sessions.append(session)
+        return session
+
+    def _build(self, name: str | None) -> Any:
+        if name is None:
+            return HttpClient(self._session())
+        conn = self.connections.connections.get(name) if self.connections else None
+        if conn is None:
+            raise RecipeError(f"unknown connection {name!r}")
+        if isinstance(conn, HttpConnection):
+            return HttpClient(self._session(conn.ca_bundle), base_url=str(conn.base_url),
+                              headers=http_auth_headers(conn))
+        raise RecipeError(f"connection {name!r}: type {conn.type!r} is not supported yet")
+
+    async def close(self) -> None:
+        for session in self._sessions:
+            await session.close()
+        self._sessions.clear()
+        self._clients.clear()

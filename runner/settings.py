@@ -1,0 +1,49 @@
+"""Daemon settings: command-line options first, then ``RECIPE_RUNNER_*`` environment
+variables, then defaults (so a container is configured by environment alone)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "RECIPE_RUNNER_"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    recipes: list[Path] = field(default_factory=lambda: [Path("recipes")])
+    connections: Path | None = None
+    state_url: str = "sqlite:///state/recipe-runner.db"
+    worker_id: str = field(default_factory=socket.gethostname)
+    claim_ttl_s: float = 60.0
+    grace_s: float = 30.0
+    reload_check_s: float = 2.0
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+    burst: bool = False  # poll every recipe once, run every job, exit
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        values: dict[str, object] = {}
+        if env("RECIPES"):
+            values["recipes"] = [Path(p) for p in (env("RECIPES") or "").split(os.pathsep)]
+        if env("CONNECTIONS"):
+            values["connections"] = Path(env("CONNECTIONS") or "")
+        elif Path("connections.yaml").exists():
+            values["connections"] = Path("connections.yaml")
+        for key, name, kind in (
+            ("state_url", "STATE", str), ("worker_id", "WORKER_ID", str),
+            ("claim_ttl_s", "CLAIM_TTL_S", float), ("grace_s", "GRACE_S", float),
+            ("log_format", "LOG_FORMAT", str), ("log_level", "LOG_LEVEL", str),
+        ):
+            raw = env(name)
+            if raw:
+                values[key] = kind(raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
