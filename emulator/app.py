@@ -20,6 +20,7 @@ FEATURES: tuple[str, ...] = (
     "emulator.control",
     "emulator.identity",
     "emulator.dataverse",
+    "emulator.webhooks",
 )
 
 
