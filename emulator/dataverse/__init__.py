@@ -9,7 +9,9 @@ Module map: schema (table definitions) · tables (built-ins, seed tables, catalo
 storage (SQLite rows, versions, deletion log) · urls (paths and keys) · payload (bodies ->
 columns) · filters ($filter -> SQL) · query (query options) · prefer (Prefer header) ·
 render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · metadata · auth ·
-errors · routes · control · environment (per-emulator object, extension points).
+errors · routes · control · environment (per-emulator object, extension points) ·
+batch (``$batch`` wire format) · batch_handler (``$batch`` execution, change sets) ·
+bulk (CreateMultiple/UpdateMultiple/UpsertMultiple) · changes (change tracking, delta links).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import control, routes
+from emulator.dataverse import batch_handler, bulk, changes, control, routes
 from emulator.dataverse.environment import Environment, create_environment, environment_of
 from emulator.dataverse.errors import DataverseError
 from emulator.dataverse.tables import table_from_seed
@@ -28,7 +30,10 @@ __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "set
 
 
 def setup(app: web.Application, state: EmulatorState) -> None:
-    create_environment(state)
+    env = create_environment(state)
+    env.operations["$batch"] = batch_handler.handle_batch
+    bulk.register(env)
+    changes.register(env)
     app.router.add_route("*", "/api/data/{version}", routes.web_api)
     app.router.add_route("*", "/api/data/{version}/{path:.*}", routes.web_api)
     app.add_routes(control.routes)

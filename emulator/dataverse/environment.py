@@ -3,7 +3,8 @@
 Kept in ``state.extensions["dataverse"]``; handlers reach it with :func:`environment`.
 Other features plug operations in here rather than adding routes that would race the
 catch-all Web API route: ``env.operations["$batch"] = handler`` for an unbound segment, and
-``env.bound_actions["CreateMultiple"] = handler`` for ``<set>/Microsoft.Dynamics.CRM.<Name>``.
+``env.bound_actions["CreateMultiple"] = handler`` for ``<set>/Microsoft.Dynamics.CRM.<Name>``,
+and ``env.tracked_read`` for collection GETs that ask for change tracking.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ EXTENSION = "dataverse"
 
 Operation = Callable[[web.Request], Awaitable[web.StreamResponse]]
 BoundAction = Callable[[web.Request, Table], Awaitable[web.StreamResponse]]
+# Answers a collection GET itself (change tracking) or returns None to let it read normally.
+TrackedRead = Callable[[web.Request, Table], Awaitable[web.StreamResponse | None]]
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Environment:
     business_unit_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     operations: dict[str, Operation] = field(default_factory=dict)
     bound_actions: dict[str, BoundAction] = field(default_factory=dict)
+    tracked_read: TrackedRead | None = None
 
     def add_table(self, table: Table) -> None:
         self.catalog.add(table)

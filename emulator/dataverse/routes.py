@@ -109,7 +109,10 @@ async def _collection_route(call: Call, table: Table) -> web.StreamResponse:
     rest = call.segments[1:]
     if not rest:
         if call.method == "GET":
-            return list_rows(call, table)
+            tracked = None
+            if call.env.tracked_read is not None:  # change tracking answers it, if asked for
+                tracked = await call.env.tracked_read(call.request, table)
+            return tracked if tracked is not None else list_rows(call, table)
         if call.method == "POST":
             return await create(call, table)
         raise _method_not_allowed(call)

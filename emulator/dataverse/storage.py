@@ -184,10 +184,15 @@ class DataverseStore:
         with self._integrity(table), self.store.transaction() as db:
             db.executemany(sql, rows)
 
-    def update(self, table: Table, record_id: str, values: Mapping[str, Value]) -> int:
-        """Change columns of an existing row; returns its new version number."""
+    def update(self, table: Table, record_id: str, values: Mapping[str, Value],
+               modified_s: int | None = None) -> int:
+        """Change columns of an existing row; returns its new version number.
+
+        ``modified_s`` lets one bulk request stamp all its rows with one clock reading.
+        """
         version = self.versions.next()
-        row = {**values, "modifiedon": self.now_s(), "versionnumber": version}
+        modified = self.now_s() if modified_s is None else modified_s
+        row = {**values, "modifiedon": modified, "versionnumber": version}
         assignments = ", ".join(f'"{c}" = ?' for c in row)
         sql = f'UPDATE {table.sql_table} SET {assignments} WHERE "{table.primary_id}" = ?'
         with self._integrity(table), self.store.transaction() as db:
