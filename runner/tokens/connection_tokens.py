@@ -1,0 +1,225 @@
+"""``ConnectionTokens``: the access tokens of one named connection, renewed single-flight.
+
+* A token is handed out while it has more than ``renew_ahead_s`` left (by the manager's clock).
+  Renewal runs under one asyncio lock per connection and re-checks inside it, so 200 callers
+  at expiry cause one token request; a forced renewal (after a 401) is shared the same way by
+  callers that were already waiting.
+* msal runs in worker threads only. Its cache is saved (encrypted, compare-and-set) whenever
+  ``has_state_changed``, *before* the token is returned: a rotated refresh token is durable
+  before anything could use the access token. On a version conflict the stored cache wins
+  (another replica refreshed).
+* Needs-a-person failures make the connection ``invalid`` (one ``connection.invalid`` log
+  line with the code, its meaning and the fix) and fail fast until something changes: a new
+  sign-in stored by ``connections login`` (seen as a new cache version) or new settings
+  (``update``). The next success makes it ``ok`` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msal
+import structlog
+
+from connectors.auth import close_msal_app
+from connectors.errors import AuthError, RetryableError
+from runner.connections import DynamicsConnectionBase
+from runner.store import ConnectionStatus, TokenCacheConflict
+from runner.tokens import flows
+from runner.tokens.classify import classify_exception, classify_result
+from runner.tokens.messages import NEVER_SIGNED_IN, explain
+from runner.tokens.persist import CacheStore
+from runner.tokens.settings import TokenSettings
+
+log = structlog.get_logger(__name__)
+Clock = Callable[[], float]
+StateListener = Callable[[str, ConnectionStatus, str | None], None]
+
+
+class ConnectionTokens:
+    """The token provider of one connection (satisfies ``connectors.auth.TokenProvider``)."""
+
+    def __init__(self, name: str, connection: DynamicsConnectionBase, caches: CacheStore, *,
+                 clock: Clock = time.time, settings: TokenSettings | None = None,
+                 on_state: StateListener | None = None) -> None:
+        self.name = name
+        self.connection = connection
+        self.settings = settings or TokenSettings()
+        self.status: ConnectionStatus | None = None
+        self.expires_at: float | None = None  # of the current access token, manager clock
+        self.last_refresh_at: float | None = None  # last token from the identity provider
+        self._caches = caches
+        self._clock = clock
+        self._on_state = on_state
+        self._lock = asyncio.Lock()
+        self._cache = msal.SerializableTokenCache()
+        self._app: msal.ClientApplication | None = None
+        self._version = 0  # store version our cache matches
+        self._token: str | None = None
+        self._generation = 0  # bumped on every new token; lets waiters share a forced renewal
+        self._failure: AuthError | None = None
+        self._failed_version = -1
+
+    # -- the TokenProvider protocol -------------------------------------------------
+
+    async def access_token(self, *, force_refresh: bool = False) -> str:
+        """A token with more than ``renew_ahead_s`` left; ``force_refresh``: a new one.
+
+        Raises ``RetryableError`` (transient) or ``AuthError`` (needs a person).
+        """
+        if not force_refresh and self._fresh():
+            return self._token  # type: ignore[return-value]
+        seen = self._generation
+        async with self._lock:
+            if self._fresh() and (not force_refresh or self._generation != seen):
+                return self._token  # type: ignore[return-value]  # renewed while we waited
+            return await self._renew(force_refresh)
+
+    async def on_unauthorized(self) -> str:
+        """The resource rejected the token: renew once (shared with concurrent callers)."""
+        return await self.access_token(force_refresh=True)
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    async def start(self, stored_state: ConnectionStatus | None) -> None:
+        """Adopt the stored state; an authorization_code connection with no cache is
+        ``never_signed_in``."""
+        self.status = stored_state
+        if (stored_state is None and self.connection.auth == "authorization_code"
+                and await self._caches.store.load_token_cache(self.name) is None):
+            await self._set_status(ConnectionStatus.NEVER_SIGNED_IN, NEVER_SIGNED_IN)
+
+    async def keep_alive(self) -> bool:
+        """Redeem the refresh token now (user flows), so it never reaches the inactivity
+        limit; True if a token was obtained. Client credentials have nothing to keep alive."""
+        if self.connection.auth == "client_credentials":
+            return False
+        async with self._lock:
+            await self._renew(force=True)
+        return True
+
+    async def update(self, connection: DynamicsConnectionBase) -> None:
+        """New settings (e.g. a rotated secret): rebuild the msal app; retry if invalid."""
+        async with self._lock:
+            if connection == self.connection:
+                return
+            self.connection = connection
+            self._close_app()
+            self._token, self.expires_at, self._failure = None, None, None
+
+    async def recheck(self) -> bool:
+        """For a connection that is not ok: try once (cheap when nothing changed); True if ok."""
+        try:
+            await self.access_token()
+        except (AuthError, RetryableError):
+            return False
+        return True
+
+    def close(self) -> None:
+        self._close_app()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _fresh(self) -> bool:
+        return (self._token is not None and self.expires_at is not None
+                and self._clock() < self.expires_at - self.settings.renew_ahead_s)
+
+    async def _renew(self, force: bool) -> str:
+        changed = await self._sync_from_store()
+        if self._failure is not None and not changed:
+            raise self._failure  # nothing changed since it failed: do not ask again
+        app = await self._ensure_app()
+        # Our clock decided the token is due; msal's cache judges by the wall clock, which
+        # agrees in production, so after the first token we always ask msal for a new one.
+        force_msal = force or (self._token is not None and not changed)
+        try:
+            result = await asyncio.to_thread(flows.acquire, app, self.connection, force_msal)
+        except Exception as exc:
+            mapped = classify_exception(self.name, exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+        await self._persist()  # before anything can use the token: rotations are durable
+        return await self._accept(result)
+
+    async def _accept(self, result: dict[str, Any] | None) -> str:
+        if result is None:
+            sentence = explain(self.name, NEVER_SIGNED_IN, self.connection.auth).sentence()
+            error = AuthError(f"connection {self.name}: {sentence}", connection=self.name,
+                              code=NEVER_SIGNED_IN)
+            return await self._fail(error, ConnectionStatus.NEVER_SIGNED_IN)
+        if "access_token" not in result:
+            error = classify_result(self.name, self.connection.auth, result)
+            if isinstance(error, AuthError):
+                return await self._fail(error, ConnectionStatus.INVALID)
+            raise error
+        now = self._clock()
+        self._token = str(result["access_token"])
+        self.expires_at = now + float(result.get("expires_in") or 600)
+        self._generation += 1
+        if result.get("token_source") != "cache":
+            self.last_refresh_at = now
+            log.info("token.refreshed", connection=self.name,
+                     expires_in_s=int(self.expires_at - now))
+        self._failure = None
+        if self.status is not ConnectionStatus.OK:
+            await self._set_status(ConnectionStatus.OK, None)
+        return self._token
+
+    async def _fail(self, error: AuthError, status: ConnectionStatus) -> str:
+        self._failure, self._failed_version = error, self._version
+        self._token, self.expires_at = None, None
+        code = error.code or "unknown"
+        if self.status is not status:
+            meaning = explain(self.name, error.code, self.connection.auth)
+            event = ("connection.invalid" if status is ConnectionStatus.INVALID
+                     else "connection.never_signed_in")
+            log.error(event, connection=self.name, code=code,
+                      meaning=meaning.meaning, fix=meaning.fix)
+            await self._set_status(status, f"{code}: {meaning.meaning}")
+        raise error
+
+    async def _set_status(self, status: ConnectionStatus, reason: str | None) -> None:
+        self.status = status
+        await self._caches.store.set_connection_state(self.name, status, reason)
+        if self._on_state is not None:
+            self._on_state(self.name, status, reason)
+
+    async def _sync_from_store(self) -> bool:
+        """Adopt a newer stored cache (another replica refreshed, or a new login)."""
+        stored = await self._caches.load()
+        if stored is None or stored.version == self._version:
+            return False
+        self._cache.deserialize(stored.text)
+        self._version = stored.version
+        return True
+
+    async def _persist(self) -> None:
+        if not self._cache.has_state_changed:
+            return
+        try:
+            self._version = await self._caches.save(self._cache, self._version)
+        except TokenCacheConflict:
+            log.info("token.cache_conflict", connection=self.name)
+            await self._sync_from_store()  # another replica refreshed: take theirs
+
+    async def _ensure_app(self) -> msal.ClientApplication:
+        if self._app is None:
+            try:
+                self._app = await asyncio.to_thread(
+                    flows.connection_app, self.connection, self._cache, self.settings.timeout_s
+                )
+            except Exception as exc:
+                mapped = classify_exception(self.name, exc)
+                if mapped is None:
+                    raise
+                raise mapped from None
+        return self._app
+
+    def _close_app(self) -> None:
+        if self._app is not None:
+            close_msal_app(self._app)
+            self._app = None

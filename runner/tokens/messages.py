@@ -1,0 +1,76 @@
+"""One clear sentence per AADSTS code: what it means, and the command that fixes it.
+
+Used for the ``connection.invalid`` log line and by ``recipe-runner connections test``. Texts
+never include a secret: only the connection's name and the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SIGN_IN_AGAIN = "sign in again"
+FIX_SECRET = "put a valid client secret in the connections file"
+FIX_PASSWORD = "fix the username or password in the connections file"
+FIX_APP = "fix the app registration or the connection's settings"
+
+# code -> (meaning, what a person must do)
+MEANINGS: dict[str, tuple[str, str]] = {
+    "AADSTS700082": ("the refresh token expired after being unused for too long", SIGN_IN_AGAIN),
+    "AADSTS70008": ("the refresh token expired or was revoked", SIGN_IN_AGAIN),
+    "AADSTS50173": ("the grant was revoked (password reset, or an admin revoked sessions)",
+                    SIGN_IN_AGAIN),
+    "AADSTS50076": ("multi-factor authentication is now required", SIGN_IN_AGAIN),
+    "AADSTS50078": ("the multi-factor authentication has expired", SIGN_IN_AGAIN),
+    "AADSTS50079": ("the user must enrol in multi-factor authentication", SIGN_IN_AGAIN),
+    "AADSTS70043": ("a sign-in frequency policy requires a fresh sign-in", SIGN_IN_AGAIN),
+    "AADSTS700084": ("the refresh token reached its fixed lifetime", SIGN_IN_AGAIN),
+    "AADSTS50132": ("the session ended after a password change", SIGN_IN_AGAIN),
+    "AADSTS50133": ("the session ended after a password expiry", SIGN_IN_AGAIN),
+    "AADSTS70000": ("the refresh token is not valid", SIGN_IN_AGAIN),
+    "AADSTS65001": ("the app has no consent for this resource", SIGN_IN_AGAIN),
+    "AADSTS53003": ("a Conditional Access policy blocked the sign-in", FIX_APP),
+    "AADSTS50126": ("the username or password is wrong", FIX_PASSWORD),
+    "AADSTS50034": ("the user does not exist in this tenant", FIX_PASSWORD),
+    "AADSTS50057": ("the user account is disabled", FIX_PASSWORD),
+    "AADSTS50055": ("the user's password has expired", FIX_PASSWORD),
+    "AADSTS7000215": ("the client secret is wrong", FIX_SECRET),
+    "AADSTS7000222": ("the client secret has expired; create a new one in the Azure portal",
+                      FIX_SECRET),
+    "AADSTS7000218": ("no client secret was sent, but the app needs one", FIX_SECRET),
+    "AADSTS70002": ("the client secret does not match the app", FIX_SECRET),
+    "AADSTS700016": ("the app (client id) is not registered in this tenant", FIX_APP),
+    "AADSTS90002": ("the tenant does not exist", FIX_APP),
+    "AADSTS70011": ("the requested scope is not valid", FIX_APP),
+    "AADSTS500011": ("the resource is not registered in this tenant", FIX_APP),
+}
+NEVER_SIGNED_IN = "never_signed_in"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What went wrong with a connection, in words, and the command that fixes it."""
+
+    meaning: str
+    fix: str
+
+    def sentence(self) -> str:
+        return f"{self.meaning}; fix: {self.fix}"
+
+
+def explain(connection: str, code: str | None, auth: str) -> Explanation:
+    """The meaning of ``code`` (an ``AADSTS…`` code, ``never_signed_in`` or None) for a
+    connection that uses the ``auth`` flow, and the command that fixes it."""
+    if code == NEVER_SIGNED_IN:
+        return Explanation("the connection has never been signed in",
+                           f"run `recipe-runner connections login {connection}`")
+    meaning, action = MEANINGS.get(code or "", ("the identity provider refused the token "
+                                                "request", FIX_APP))
+    return Explanation(meaning, _fix(connection, action, auth))
+
+
+def _fix(connection: str, action: str, auth: str) -> str:
+    if action == SIGN_IN_AGAIN and auth == "authorization_code":
+        return f"run `recipe-runner connections login {connection}`"
+    if action == SIGN_IN_AGAIN:  # password flow: a new sign-in needs the user's own action
+        action = "sign in as the user once (or fix the password) in the connections file"
+    return f"{action}, then run `recipe-runner connections test {connection}`"
