@@ -6,12 +6,14 @@ from functools import cache
 
 from connectors.base import Registry
 from connectors.builtin import LOG_SPEC, SCHEDULE_SPEC
+from connectors.dynamics365 import TRIGGER_SPECS as DYNAMICS365_TRIGGERS
 from connectors.http import REQUEST_SPEC
+from connectors.http.webhook import SPEC as WEBHOOK_SPEC
 
 
 @cache
 def default_registry() -> Registry:
     registry = Registry()
-    for spec in (LOG_SPEC, SCHEDULE_SPEC, REQUEST_SPEC):
+    for spec in (LOG_SPEC, SCHEDULE_SPEC, REQUEST_SPEC, WEBHOOK_SPEC, *DYNAMICS365_TRIGGERS):
         registry.add(spec)
     return registry

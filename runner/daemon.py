@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine
 from runner.engine.worker import WorkerSettings
+from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging
 from runner.recipes import LoadedRecipes, Recipe, load_recipes
 from runner.recipes.loader import recipe_files
@@ -37,6 +40,7 @@ from runner.settings import Settings
 from runner.store import Store
 
 EXIT_OK, EXIT_CONFIG = 0, 2
+PUSHED_TRIGGERS = frozenset({"http.webhook"})
 
 
 class Daemon:
@@ -52,6 +56,7 @@ class Daemon:
         self._signals = 0
         self._files_seen: dict[Path, float] = {}
         self._file_of: dict[str, str] = {}  # recipe name -> file it came from
+        self.listen_port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -96,16 +101,29 @@ class Daemon:
         )
         watcher = asyncio.create_task(self._watch_files(), name="recipe-watcher")
         try:
-            while not self._stop.is_set():
-                await self._wait_for_stop_or_reload()
-                if self._reload.is_set() and not self._stop.is_set():
-                    self._reload.clear()
-                    await self.reload()
+            async with self._listener():
+                while not self._stop.is_set():
+                    await self._wait_for_stop_or_reload()
+                    if self._reload.is_set() and not self._stop.is_set():
+                        self._reload.clear()
+                        await self.reload()
         finally:
             watcher.cancel()
             self.scheduler.shutdown(wait=False)
             self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
         return EXIT_OK
+
+    @asynccontextmanager
+    async def _listener(self) -> AsyncIterator[None]:
+        address = parse_listen(self.settings.listen)
+        if address is None:
+            yield
+            return
+        assert self.engine is not None
+        async with listening(self.engine, *address) as port:
+            self.listen_port = port
+            self.log.info("daemon.listening", host=address[0], port=port)
+            yield
 
     async def _wait_for_stop_or_reload(self) -> None:
         stop = asyncio.create_task(self._stop.wait())
@@ -177,6 +195,8 @@ class Daemon:
 
     def _schedule(self, recipe: Recipe) -> None:
         assert self.scheduler is not None and self.engine is not None
+        if recipe.trigger.type in PUSHED_TRIGGERS:
+            return  # its events arrive through the listener
         poller = self.engine.recipes[recipe.name].poller
         self.scheduler.add_job(
             poller.poll_once,

@@ -13,7 +13,7 @@ from typing import Any
 
 MASK = "***"
 _SECRET_KEY = re.compile(
-    r"(pass(word)?|secret|token|authorization|api[-_]?key|cookie|credential|assertion)",
+    r"(pass(word)?|secret|token|authorization|api[-_]?key|cookie|credential|assertion|signature)",
     re.IGNORECASE,
 )
 
