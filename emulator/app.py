@@ -21,6 +21,7 @@ FEATURES: tuple[str, ...] = (
     "emulator.identity",
     "emulator.dataverse",
     "emulator.webhooks",
+    "emulator.fo",
 )
 
 
