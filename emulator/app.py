@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from wsgiref.handlers import format_date_time
 
 from aiohttp import web
 
@@ -36,10 +37,18 @@ def feature_modules() -> list[ModuleType]:
     return modules
 
 
+async def _date_from_emulator_clock(request: web.Request, response: web.StreamResponse) -> None:
+    """Responses carry the emulator's time, as a real server's ``Date`` carries its own:
+    clients that take server time from ``Date`` (the triggers' signpost) must see the same
+    clock as ``modifiedon``, also after a test advanced it."""
+    response.headers["Date"] = format_date_time(request.app[STATE].clock.time())
+
+
 def build_app(config: EmulatorConfig | None = None) -> web.Application:
     state = EmulatorState(config or EmulatorConfig())
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[STATE] = state
+    app.on_response_prepare.append(_date_from_emulator_clock)
     for module in feature_modules():
         module.setup(app, state)
     return app

@@ -1,7 +1,7 @@
 """Dataverse service protection limits: 429 with ``Retry-After`` per user over a sliding window.
 
 Per caller (the bearer token's ``oid``; requests without one are not counted), on ``/api/data/``
-and ``/data/``, the emulator enforces the three documented limits, checked in this order:
+(Dataverse), the emulator enforces the three documented limits, checked in this order:
 
 * concurrency: more than ``concurrent`` requests in flight -> 429 ``0x80072326``, at once;
 * request count: ``requests`` requests in the last ``window_s`` seconds -> 429 ``0x80072322``;
@@ -33,7 +33,9 @@ from emulator.clock import EmulatorClock
 from emulator.state import STATE, EmulatorState
 from emulator.traffic import caller_oid, is_control_path, read_body
 
-PROTECTED_PREFIXES = ("/api/data/", "/data/")
+# Dataverse's per-user limits only: F&O dropped user-based limits for priority-based
+# throttling, which tests model with fault rules (429 + Retry-After) on /data/.
+PROTECTED_PREFIXES = ("/api/data/",)
 
 REQUEST_COUNT_CODE = "0x80072322"
 EXECUTION_TIME_CODE = "0x80072321"

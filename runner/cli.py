@@ -8,9 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from emulator import cli as emulator_cli
-from emulator.config import EmulatorConfig, default_tls_dir
-from emulator.seed import DEMO_SEED
-from runner import cli_connections, cli_run
+from runner import cli_connections, cli_jobs, cli_recipes, cli_run, cli_schema
+from runner.demo import demo as demo_main
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,13 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8443)
     connections = sub.add_parser("connections", help="list, test and sign in connections")
     cli_connections.add_arguments(connections)
+    recipes = sub.add_parser("recipes", help="list recipes; enable or disable one")
+    cli_recipes.add_arguments(recipes)
+    jobs = sub.add_parser("jobs", help="list, show and retry jobs")
+    cli_jobs.add_arguments(jobs)
+    schema = sub.add_parser("schema", help="print the JSON Schema of recipes or connections")
+    cli_schema.add_arguments(schema)
     return parser
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    config = EmulatorConfig(port=args.port, seed_path=DEMO_SEED, tls_dir=default_tls_dir())
-    asyncio.run(emulator_cli.serve(config, seconds=args.seconds))
-    return 0
+    return asyncio.run(demo_main(args.seconds, args.port))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(args)
     if args.command == "connections":
         return cli_connections.main(args)
+    if args.command == "recipes":
+        return cli_recipes.main(args)
+    if args.command == "jobs":
+        return cli_jobs.main(args)
+    if args.command == "schema":
+        return cli_schema.main(args)
     return 2
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from connectors.catalog import default_registry
+from runner import dry_run
 from runner.config import ConfigError, Problem
 from runner.connections import load_connections
 from runner.daemon import run_daemon
@@ -26,6 +27,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grace", type=float, help="seconds running steps get on shutdown")
     parser.add_argument("--log-format", choices=["auto", "json", "console"])
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    dry_run.add_arguments(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -37,6 +39,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "dry_run", False):
+        return dry_run.main(args)
     return run_daemon(settings_from_args(args))
 
 

@@ -53,6 +53,9 @@ class RecipePoller:
         if self.paused_reason:
             summary.skipped = self.paused_reason
             return summary
+        if (await self.store.get_recipe_state(self.recipe.name)).enabled is False:
+            summary.skipped = "disabled by operator"  # `recipe-runner recipes disable`
+            return summary
         pending = (await self.store.count_jobs_by_status(self.recipe.name)).get(
             JobStatus.PENDING, 0)
         if pending >= self.recipe.max_pending:

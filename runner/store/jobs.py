@@ -158,11 +158,16 @@ async def release_claims(conn: AsyncConnection, worker_id: str, now_s: float) ->
     return len((await conn.execute(stmt.returning(jobs.c.seq))).all())
 
 
-async def retry_failed(conn: AsyncConnection, recipe: str | None, now_s: float) -> int:
-    """Make failed jobs pending again (they resume after their completed steps)."""
+async def retry_failed(
+    conn: AsyncConnection, recipe: str | None, now_s: float, job_id: str | None = None
+) -> int:
+    """Make failed jobs (of one recipe, or one job) pending again; they resume after
+    their completed steps."""
     stmt = update(jobs).where(jobs.c.status == FAILED)
     if recipe is not None:
         stmt = stmt.where(jobs.c.recipe == recipe)
+    if job_id is not None:
+        stmt = stmt.where(jobs.c.id == job_id)
     stmt = stmt.values(status=PENDING, next_run_at=now_s, finished_at=None, updated_at=now_s)
     return len((await conn.execute(stmt.returning(jobs.c.seq))).all())
 

@@ -176,10 +176,10 @@ class Store:
         async with self._write() as conn:
             await jobs.retry_job_later(conn, job_id, delay_s, error, self._clock(), worker_id)
 
-    async def retry_failed(self, recipe: str | None = None) -> int:
-        """Failed jobs become pending again; returns how many."""
+    async def retry_failed(self, recipe: str | None = None, job_id: str | None = None) -> int:
+        """Failed jobs (of ``recipe``, or the one ``job_id``) become pending again."""
         async with self._write() as conn:
-            return await jobs.retry_failed(conn, recipe, self._clock())
+            return await jobs.retry_failed(conn, recipe, self._clock(), job_id)
 
     # -- operators ------------------------------------------------------------------
 
