@@ -7,6 +7,7 @@ from functools import cache
 from connectors.base import Registry
 from connectors.builtin import LOG_SPEC, SCHEDULE_SPEC
 from connectors.dynamics365 import TRIGGER_SPECS as DYNAMICS365_TRIGGERS
+from connectors.dynamics365.actions import ACTION_SPECS as DYNAMICS365_ACTIONS
 from connectors.http import REQUEST_SPEC
 from connectors.http.webhook import SPEC as WEBHOOK_SPEC
 
@@ -14,6 +15,7 @@ from connectors.http.webhook import SPEC as WEBHOOK_SPEC
 @cache
 def default_registry() -> Registry:
     registry = Registry()
-    for spec in (LOG_SPEC, SCHEDULE_SPEC, REQUEST_SPEC, WEBHOOK_SPEC, *DYNAMICS365_TRIGGERS):
+    for spec in (LOG_SPEC, SCHEDULE_SPEC, REQUEST_SPEC, WEBHOOK_SPEC, *DYNAMICS365_TRIGGERS,
+                 *DYNAMICS365_ACTIONS):
         registry.add(spec)
     return registry

@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from connectors.base import Registry
 from connectors.catalog import default_registry
 from runner.config import ConfigError
-from runner.connections import ConnectionsFile, load_connections
+from runner.connections import ConnectionsFile, DynamicsConnectionBase, load_connections
 from runner.engine.engine import Engine
 from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
@@ -37,10 +37,12 @@ from runner.recipes import LoadedRecipes, Recipe, load_recipes
 from runner.recipes.loader import recipe_files
 from runner.runtime import ConnectionPool, secret_values
 from runner.settings import Settings
-from runner.store import Store
+from runner.store import ConnectionStatus, Store
+from runner.tokens import TokenManager, key_file_for, load_fernet
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 PUSHED_TRIGGERS = frozenset({"http.webhook"})
+RECHECK_INTERVAL_S = 60.0  # how often a broken connection is tried again (cheap)
 
 
 class Daemon:
@@ -57,6 +59,7 @@ class Daemon:
         self._files_seen: dict[Path, float] = {}
         self._file_of: dict[str, str] = {}  # recipe name -> file it came from
         self.listen_port: int | None = None
+        self.tokens: TokenManager | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -64,7 +67,8 @@ class Daemon:
         if not self._load_connections():
             return EXIT_CONFIG
         store = await Store.open(self.settings.state_url)
-        pool = ConnectionPool(self.connections)
+        self.tokens = await self._start_tokens(store)
+        pool = ConnectionPool(self.connections, self.tokens)
         settings = WorkerSettings(self.settings.worker_id, self.settings.claim_ttl_s)
         self.engine = Engine(store, self.registry, pool, self.log, settings, REDACTOR)
         try:
@@ -77,6 +81,8 @@ class Daemon:
             return await self._serve()
         finally:
             await self.engine.stop(self.settings.grace_s)
+            if self.tokens is not None:
+                self.tokens.close()
             await store.close()
             self.log.info("daemon.stopped")
 
@@ -96,6 +102,7 @@ class Daemon:
         for running in self.engine.recipes.values():
             running.worker.start()
             self._schedule(running.recipe)
+        self._schedule_token_upkeep()
         self.log.info(
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
         )
@@ -149,6 +156,50 @@ class Daemon:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    # -- connections and their tokens -----------------------------------------------------
+
+    async def _start_tokens(self, store: Store) -> TokenManager | None:
+        if self.connections is None or not any(
+            isinstance(c, DynamicsConnectionBase) for c in self.connections.connections.values()
+        ):
+            return None
+        fernet = load_fernet(key_file_for(self.settings.state_url))
+        manager = TokenManager(self.connections, store, fernet)
+        manager.subscribe(self._on_connection_state)
+        await manager.start()
+        return manager
+
+    def _on_connection_state(self, name: str, state: ConnectionStatus, reason: str | None) -> None:
+        if self.engine is None:
+            return
+        if state is ConnectionStatus.OK:
+            resumed = self.engine.resume_connection(name)
+            if resumed:
+                self.log.info("recipes.resumed", connection=name, recipes=resumed)
+                self._poll_now(resumed)
+            return
+        paused = self.engine.pause_connection(name, f"connection {name} is {state}: {reason}")
+        if paused:
+            self.log.warning("recipes.paused", connection=name, recipes=paused, reason=reason)
+
+    def _poll_now(self, names: list[str]) -> None:
+        if self.scheduler is None:
+            return
+        for name in names:
+            job = self.scheduler.get_job(name)
+            if job is not None:
+                job.modify(next_run_time=datetime.now(UTC))
+
+    def _schedule_token_upkeep(self) -> None:
+        assert self.scheduler is not None
+        if self.tokens is None:
+            return
+        interval_s = self.tokens.settings.keep_alive_interval_s
+        self.scheduler.add_job(self.tokens.keep_alive, "interval", seconds=interval_s,
+                               id="tokens:keep-alive", coalesce=True, max_instances=1)
+        self.scheduler.add_job(self.tokens.recheck, "interval", seconds=RECHECK_INTERVAL_S,
+                               id="tokens:recheck", coalesce=True, max_instances=1)
 
     # -- configuration -----------------------------------------------------------------
 

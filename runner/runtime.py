@@ -8,9 +8,11 @@ from typing import Any
 
 import aiohttp
 
+from connectors.dynamics365.client import DataverseClient
 from connectors.errors import RecipeError
 from connectors.http import HttpClient
-from runner.connections import ConnectionsFile, HttpConnection
+from runner.connections import ConnectionsFile, Dynamics365Connection, HttpConnection
+from runner.tokens import TokenManager
 
 
 def http_auth_headers(conn: HttpConnection) -> dict[str, str]:
@@ -40,10 +42,13 @@ def secret_values(connections: ConnectionsFile | None) -> list[str]:
 class ConnectionPool:
     """One client per connection name, built on first use, closed together."""
 
-    def __init__(self, connections: ConnectionsFile | None) -> None:
+    def __init__(self, connections: ConnectionsFile | None,
+                 tokens: TokenManager | None = None) -> None:
         self.connections = connections
+        self.tokens = tokens
         self._clients: dict[str | None, Any] = {}
         self._sessions: list[aiohttp.ClientSession] = []
+        self._dataverse: list[DataverseClient] = []
 
     def get(self, name: str | None) -> Any:
         if name not in self._clients:
@@ -65,10 +70,18 @@ class ConnectionPool:
         if isinstance(conn, HttpConnection):
             return HttpClient(self._session(conn.ca_bundle), base_url=str(conn.base_url),
                               headers=http_auth_headers(conn))
+        if isinstance(conn, Dynamics365Connection) and self.tokens is not None:
+            client = DataverseClient.open(conn.api_base_url, self.tokens.tokens(name),
+                                          ca_bundle=conn.ca_bundle)
+            self._dataverse.append(client)
+            return client
         raise RecipeError(f"connection {name!r}: type {conn.type!r} is not supported yet")
 
     async def close(self) -> None:
+        for client in self._dataverse:
+            await client.close()
         for session in self._sessions:
             await session.close()
+        self._dataverse.clear()
         self._sessions.clear()
         self._clients.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from connectors.base import FatalError, RetryableError, StepContext
 from connectors.http import HttpClient, HttpRequestParams, http_request
 from connectors.http.retry_after import parse_retry_after
+from emulator import RunningEmulator
 
 
 @pytest.fixture
@@ -91,3 +93,12 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("garbage") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+
+async def test_untrusted_certificate_is_fatal_with_a_hint(emulator: RunningEmulator) -> None:
+    strict = ssl.create_default_context()  # the system store, without the emulator's CA
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=strict)) as session:
+        client = HttpClient(session, base_url=emulator.base_url)
+        with pytest.raises(FatalError, match="ca_bundle"):
+            await http_request(HttpRequestParams(url="/_emulator/health"), ctx(client))

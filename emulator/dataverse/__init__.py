@@ -11,7 +11,8 @@ columns) · filters ($filter -> SQL) · query (query options) · prefer (Prefer 
 render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · metadata · auth ·
 errors · routes · control · environment (per-emulator object, extension points) ·
 batch (``$batch`` wire format) · batch_handler (``$batch`` execution, change sets) ·
-bulk (CreateMultiple/UpdateMultiple/UpsertMultiple) · changes (change tracking, delta links).
+bulk (CreateMultiple/UpdateMultiple/UpsertMultiple) · changes (change tracking, delta links) ·
+fetchxml (FetchXML queries, paging cookie) · messages (actions and functions).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import batch_handler, bulk, changes, control, routes
+from emulator.dataverse import batch_handler, bulk, changes, control, fetchxml, messages, routes
 from emulator.dataverse.environment import Environment, create_environment, environment_of
 from emulator.dataverse.errors import DataverseError
 from emulator.dataverse.tables import table_from_seed
@@ -34,6 +35,8 @@ def setup(app: web.Application, state: EmulatorState) -> None:
     env.operations["$batch"] = batch_handler.handle_batch
     bulk.register(env)
     changes.register(env)
+    fetchxml.register(env)  # wraps changes' tracked_read: register after it
+    messages.register(env)
     app.router.add_route("*", "/api/data/{version}", routes.web_api)
     app.router.add_route("*", "/api/data/{version}/{path:.*}", routes.web_api)
     app.add_routes(control.routes)

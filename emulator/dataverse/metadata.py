@@ -2,7 +2,8 @@
 
 ``EntityDefinitions`` lists tables (``$select`` and a simple ``$filter`` such as
 ``ChangeTrackingEnabled eq true`` work); ``EntityDefinitions(LogicalName='contact')`` or
-``EntityDefinitions(<MetadataId>)`` returns one, with ``$expand=Attributes,Keys``.
+``EntityDefinitions(<MetadataId>)`` returns one, with ``$expand=Attributes,Keys`` (and
+``ManyToOneRelationships``, whose ``ReferencingEntityNavigationPropertyName`` names lookups).
 """
 
 from __future__ import annotations
@@ -70,7 +71,18 @@ def entity_definition(table: Table, expand: set[str]) -> dict[str, Any]:
             "MetadataId": metadata_id(table.logical_name, "key", k.name),
             "LogicalName": k.name, "SchemaName": k.name, "KeyAttributes": list(k.attributes),
             "EntityKeyIndexStatus": "Active"} for k in table.keys]
+    if "ManyToOneRelationships" in expand:
+        definition["ManyToOneRelationships"] = many_to_one(table)
     return definition
+
+
+def many_to_one(table: Table) -> list[dict[str, Any]]:
+    """One relationship per lookup target, naming the single-valued navigation property."""
+    return [{"MetadataId": metadata_id(table.logical_name, "rel", nav),
+             "SchemaName": f"{table.logical_name}_{nav}", "ReferencingEntity": table.logical_name,
+             "ReferencingAttribute": attr.name, "ReferencedEntity": target,
+             "ReferencingEntityNavigationPropertyName": nav}
+            for attr in table.lookups() for nav, target in attr.navigation_names().items()]
 
 
 def find_table(catalog: Catalog, key_text: str) -> Table:
@@ -86,7 +98,7 @@ def find_table(catalog: Catalog, key_text: str) -> Table:
 def definitions(catalog: Catalog, key_text: str | None, query: dict[str, str],
                 service_root: str) -> dict[str, Any]:
     expand = {e.strip() for e in query.get("$expand", "").split(",") if e.strip()}
-    unknown = expand - {"Attributes", "Keys"}
+    unknown = expand - {"Attributes", "Keys", "ManyToOneRelationships"}
     if unknown:
         raise errors.bad_query(f"Could not find a property named '{sorted(unknown)[0]}' on "
                                "type 'Microsoft.Dynamics.CRM.EntityMetadata'.")

@@ -135,6 +135,11 @@ async def _record_route(call: Call, table: Table, key: str) -> web.StreamRespons
         if handler is None:
             raise _method_not_allowed(call)
         return await handler(call, table, key)
+    if len(rest) == 1 and rest[0].name.startswith(BOUND_PREFIX):  # bound to the record
+        action = call.env.bound_actions.get(rest[0].name.removeprefix(BOUND_PREFIX))
+        if action is None:
+            raise errors.unknown_segment(rest[0].name)
+        return await action(call.request, table)
     if len(rest) == 1:
         return await property_route(call, table, key, rest[0].name)
     if len(rest) == 2 and rest[1].name == "$ref":

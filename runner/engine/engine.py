@@ -12,7 +12,7 @@ from runner.engine.job import JobServices
 from runner.engine.poller import PollSummary, RecipePoller
 from runner.engine.worker import RecipeWorker, WorkerSettings
 from runner.engine.writer import GroupWriter
-from runner.recipes import Recipe
+from runner.recipes import ActionStep, ForEachStep, Recipe, Step
 from runner.redact import Redactor
 from runner.runtime import ConnectionPool
 from runner.store import Store
@@ -57,6 +57,27 @@ class Engine:
             worker.start()
         return running
 
+    def pause_connection(self, connection: str, reason: str) -> list[str]:
+        """Stop polling and running the recipes that use ``connection``; cursors and
+        pending jobs stay as they are. Returns the paused recipe names."""
+        paused = []
+        for name, running in self.recipes.items():
+            if connection in connections_used(running.recipe):
+                running.poller.paused_reason = reason
+                running.worker.paused_reason = reason
+                paused.append(name)
+        return paused
+
+    def resume_connection(self, connection: str) -> list[str]:
+        resumed = []
+        for name, running in self.recipes.items():
+            if connection in connections_used(running.recipe) and running.poller.paused_reason:
+                running.poller.paused_reason = None
+                running.worker.paused_reason = None
+                running.worker.wake()
+                resumed.append(name)
+        return resumed
+
     async def remove(self, name: str, grace_s: float) -> None:
         running = self.recipes.pop(name, None)
         if running is not None:
@@ -76,3 +97,21 @@ class Engine:
         await self.writer.close()
         await self.store.release_claims(self.worker_settings.worker_id)
         await self.pool.close()
+
+
+def connections_used(recipe: Recipe) -> set[str]:
+    """Every connection the recipe's trigger or steps name."""
+    names = {recipe.trigger.connection} if recipe.trigger.connection else set()
+
+    def walk(steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            if isinstance(step, ActionStep):
+                if step.connection:
+                    names.add(step.connection)
+                if isinstance(step.on_error, tuple):
+                    walk(step.on_error)
+            elif isinstance(step, ForEachStep):
+                walk(step.steps)
+
+    walk(recipe.steps)
+    return names

@@ -35,6 +35,7 @@ class RecipeWorker:
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.paused_reason: str | None = None  # a connection needs a person: claim nothing
         self._task: asyncio.Task[None] | None = None
         self.log = services.log.bind(recipe=recipe.name)
 
@@ -89,7 +90,7 @@ class RecipeWorker:
 
     async def _claim(self) -> list[Job]:
         free = self.recipe.concurrency - len(self._active)
-        if free <= 0 or self._stopping:
+        if free <= 0 or self._stopping or self.paused_reason:
             return []
         jobs = await self.store.claim_jobs(self.settings.worker_id, self.recipe.name, free,
                                            self.settings.claim_ttl_s)
@@ -118,6 +119,7 @@ class RecipeWorker:
         execution = JobExecution(self.recipe, job, completed, self.services)
         log = self.services.log
         status, error, delay_s = JobStatus.SUCCEEDED, None, None
+        waiting_for_person = False
         try:
             await execution.run()
         except StopJob as stop:
@@ -129,9 +131,11 @@ class RecipeWorker:
             status, error = JobStatus.CANCELLED, f"skipped: {skipped.message}"
         except Deferred as deferred:
             delay_s, error = deferred.delay_s, deferred.reason
+            waiting_for_person = deferred.connection is not None
         except JobEnded as other:  # pragma: no cover - every subclass is handled above
             status, error = JobStatus.FAILED, str(other)
-        if delay_s is not None and job.attempts >= MAX_JOB_ATTEMPTS:
+        # A job waiting for a connection to be fixed never runs out of attempts.
+        if delay_s is not None and not waiting_for_person and job.attempts >= MAX_JOB_ATTEMPTS:
             status, delay_s = JobStatus.FAILED, None
         await self._finish(execution, job, status, error, delay_s)
         self._log_finished(log, job, execution, status, error, delay_s, started)

@@ -1,0 +1,213 @@
+"""``create_record``, ``update_record``, ``upsert_record``, ``delete_record``, ``get_record``.
+
+A record is addressed by ``id`` (a GUID) or ``key`` (alternate-key columns → values; every
+value is escaped, so ``O'Brien`` stays data). Writes always ask ``Prefer:
+return=representation`` (selecting only the primary key unless ``return_record``), so the
+output carries the record id even for an alternate key, and an upsert tells created (201)
+from updated (200). Outputs follow :mod:`~connectors.dynamics365.actions.values`.
+
+Errors: an update of a missing row (``If-Match: *``) and a delete or get of one are
+``FatalError`` with Dataverse's ``0x80040217`` kept; ``create_only`` on an existing row is a
+``FatalError`` naming the conflict. 429 and 5xx were already retried by the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from connectors.base import ActionSpec, Params, StepContext
+from connectors.dynamics365 import odata
+from connectors.dynamics365.actions.metadata import TableInfo, table_info
+from connectors.dynamics365.actions.values import (
+    ANNOTATIONS_PREFER,
+    from_record,
+    record_path,
+    select_option,
+    to_payload,
+)
+from connectors.dynamics365.client import DataverseClient, DataverseResponse
+from connectors.errors import FatalError, RecipeError
+
+CONNECTION_TYPES = ("dynamics365",)
+KeyValue = str | int | float | bool | None
+TABLE = Field(description="The table: entity set name or logical name.",
+              examples=["accounts", "contact"])
+
+
+class RecordAddress(Params):
+    """A table and one of its rows, by id or alternate key."""
+
+    table: str = TABLE
+    id: str | None = Field(None, description="The record's id (GUID).",
+                           examples=["8f1b8c4e-0000-4000-8000-000000000001"])
+    key: dict[str, KeyValue] | None = Field(
+        None, description="Alternate-key columns and values, instead of id.",
+        examples=[{"accountnumber": "A-1001"}])
+
+    @field_validator("id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        return None if value is None else odata.guid(value)
+
+    @model_validator(mode="after")
+    def _one_address(self) -> RecordAddress:
+        if (self.id is None) == (not self.key):
+            raise ValueError("give exactly one of id and key")
+        return self
+
+
+class CreateRecordParams(Params):
+    table: str = TABLE
+    fields: dict[str, Any] = Field(
+        description="Column values; lookups as {table, id} or {table, key}; option sets by "
+                    "value or label.",
+        examples=[{"name": "Contoso", "industrycode": "Consulting",
+                   "primarycontactid": {"table": "contacts", "id": "<guid>"}}])
+    return_record: bool = Field(False, description="Return the created record, not just its id.",
+                                examples=[True])
+    select: list[str] | None = Field(None, description="Columns of the returned record.",
+                                     examples=[["name", "statuscode"]])
+
+
+class UpdateRecordParams(RecordAddress):
+    fields: dict[str, Any] = Field(description="Columns to change (same forms as create).",
+                                   examples=[{"telephone1": "+1 555 0100"}])
+    return_record: bool = Field(False, description="Return the updated record.", examples=[True])
+    select: list[str] | None = Field(None, description="Columns of the returned record.",
+                                     examples=[["name"]])
+
+
+class UpsertRecordParams(UpdateRecordParams):
+    mode: Literal["upsert", "create_only", "update_only"] = Field(
+        "upsert", description="upsert; create_only (fails when the row exists); update_only "
+                              "(fails when it does not).", examples=["create_only"])
+
+
+class DeleteRecordParams(RecordAddress):
+    missing_ok: bool = Field(False, description="A missing record is not an error.",
+                             examples=[True])
+
+
+class GetRecordParams(RecordAddress):
+    select: list[str] | None = Field(None, description="Columns to return (all when omitted).",
+                                     examples=[["fullname", "parentcustomerid"]])
+    expand: str | None = Field(None, description="OData $expand of related records.",
+                               examples=["parentcustomerid_account($select=name)"])
+
+
+def client_of(ctx: StepContext) -> DataverseClient:
+    if not isinstance(ctx.connection, DataverseClient):
+        raise RecipeError("this action needs a dynamics365 connection")
+    return ctx.connection
+
+
+def write_options(info: TableInfo, return_record: bool,
+                  select: list[str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(query, headers) of a write that answers with the record (or just its id)."""
+    prefer = "return=representation"
+    if return_record:
+        return select_option(info, select), {"Prefer": f"{prefer},{ANNOTATIONS_PREFER}"}
+    return {"$select": info.primary_id}, {"Prefer": prefer}
+
+
+def written(info: TableInfo, response: DataverseResponse, return_record: bool) -> dict[str, Any]:
+    body = response.body if isinstance(response.body, dict) else {}
+    output: dict[str, Any] = {"id": body.get(info.primary_id)}
+    if return_record:
+        output["record"] = from_record(body)
+    return output
+
+
+async def create_record(params: CreateRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Create one row; ``{"id", "record"?}``."""
+    client = client_of(ctx)
+    info = await table_info(client, params.table)
+    query, headers = write_options(info, params.return_record, params.select)
+    body = await to_payload(client, info, params.fields)
+    response = await client.request("POST", info.entity_set, params=query, json_body=body,
+                                    headers=headers)
+    return written(info, response, params.return_record)
+
+
+async def update_record(params: UpdateRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Update one existing row (``If-Match: *``: never creates); ``{"id", "record"?}``."""
+    return await _patch(params, ctx, {"If-Match": "*"}, "update_record")
+
+
+async def upsert_record(params: UpsertRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Create or update by id or alternate key; ``{"id", "created", "record"?}``."""
+    conditions = {"upsert": {}, "create_only": {"If-None-Match": "*"},
+                  "update_only": {"If-Match": "*"}}[params.mode]
+    return await _patch(params, ctx, conditions, f"upsert_record ({params.mode})")
+
+
+async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[str, str],
+                 what: str) -> dict[str, Any]:
+    client = client_of(ctx)
+    info, path = await record_path(client, params.table, params.id, params.key)
+    query, headers = write_options(info, params.return_record, params.select)
+    body = await to_payload(client, info, params.fields)
+    try:
+        response = await client.request("PATCH", path, params=query, json_body=body,
+                                        headers={**headers, **conditions})
+    except FatalError as exc:
+        raise _explained(exc, what, info, params) from exc
+    return {**written(info, response, params.return_record), "created": response.status == 201}
+
+
+def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddress) -> FatalError:
+    named = f"{info.entity_set} record " + (f"with id {address.id}" if address.id
+                                            else f"with key {address.key}")
+    if exc.status == 404:
+        message = f"{what}: no {named} ({exc.message})"
+    elif exc.status == 412:
+        message = f"{what}: conflict, a {named} already exists ({exc.message})"
+    else:
+        return exc
+    return FatalError(message, status=exc.status, code=exc.code)
+
+
+async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Delete one row; ``{"deleted": bool}`` (false only with ``missing_ok``)."""
+    client = client_of(ctx)
+    info, path = await record_path(client, params.table, params.id, params.key)
+    try:
+        await client.request("DELETE", path)
+    except FatalError as exc:
+        if exc.status == 404 and params.missing_ok:
+            return {"deleted": False}
+        raise _explained(exc, "delete_record", info, params) from exc
+    return {"deleted": True}
+
+
+async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """One row with formatted values; ``{"id", "record"}``."""
+    client = client_of(ctx)
+    info, path = await record_path(client, params.table, params.id, params.key)
+    query = select_option(info, params.select)
+    if params.expand:
+        query["$expand"] = params.expand
+    try:
+        body = await client.get_json(path, query, {"Prefer": ANNOTATIONS_PREFER})
+    except FatalError as exc:
+        raise _explained(exc, "get_record", info, params) from exc
+    return {"id": body.get(info.primary_id), "record": from_record(body)}
+
+
+def _spec(name: str, params: type[Params], run: Any, summary: str) -> ActionSpec:
+    return ActionSpec(key=f"dynamics365.{name}", params=params, run=run, summary=summary,
+                      connection_types=CONNECTION_TYPES)
+
+
+SPECS = (
+    _spec("create_record", CreateRecordParams, create_record, "Create a Dataverse record."),
+    _spec("update_record", UpdateRecordParams, update_record,
+          "Update a Dataverse record by id or alternate key (never creates)."),
+    _spec("upsert_record", UpsertRecordParams, upsert_record,
+          "Create or update a Dataverse record by id or alternate key."),
+    _spec("delete_record", DeleteRecordParams, delete_record, "Delete a Dataverse record."),
+    _spec("get_record", GetRecordParams, get_record,
+          "Read one Dataverse record with formatted values (select, expand)."),
+)
