@@ -1,30 +1,52 @@
-"""``make demo`` / ``recipe-runner demo``: the emulator with the demo tenant and a traffic
-generator, so a newcomer sees Dataverse changes happen with no Microsoft account."""
+"""``make demo`` / ``recipe-runner demo``: the emulator (Dataverse, Entra ID) with the demo
+tenant and a traffic generator, and the daemon running the sample recipes in ``recipes/``
+against it, so a newcomer sees jobs flow with no Microsoft account."""
 
 from __future__ import annotations
 
 import asyncio
-import signal
+import os
+import tempfile
+from pathlib import Path
 
-from emulator import EmulatorConfig, running_emulator
+import yaml
+
+from emulator import EmulatorConfig, RunningEmulator, running_emulator
 from emulator.cli import describe
 from emulator.config import default_tls_dir
 from emulator.generator import generating
 from emulator.seed import DEMO_SEED
+from runner.daemon import Daemon
+from runner.logs import configure_logging
+from runner.settings import Settings
+
+DEMO_CONNECTIONS = Path("demo") / "connections.yaml"
+DEMO_RECIPES = Path("recipes")
+
+
+def _demo_secret() -> str:
+    apps = yaml.safe_load(DEMO_SEED.read_text())["apps"]
+    return str(apps[0]["client_secret"])
+
+
+def _point_connections_at(emu: RunningEmulator) -> None:
+    host = emu.base_url.removeprefix("https://")
+    os.environ.update(RECIPE_RUNNER_DEMO_HOST=host, RECIPE_RUNNER_DEMO_URL=emu.base_url,
+                      RECIPE_RUNNER_DEMO_CA=str(emu.ca_file),
+                      RECIPE_RUNNER_DEMO_SECRET=_demo_secret())
 
 
 async def demo(seconds: float, port: int, generate_every_s: float = 2.0) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    if seconds > 0:
-        loop.call_later(seconds, stop.set)
+    configure_logging()
     config = EmulatorConfig(port=port, seed_path=DEMO_SEED, tls_dir=default_tls_dir())
-    async with running_emulator(config) as emu, generating(emu.state, generate_every_s) as gen:
-        print(describe(emu), flush=True)
-        print(f"  demo traffic:        a change every {generate_every_s:g}s "
-              f"(contacts, opportunities, accounts)", flush=True)
-        await stop.wait()
-        print(f"demo stopped after {gen.tick_count} rounds of changes", flush=True)
-    return 0
+    with tempfile.TemporaryDirectory(prefix="recipe-runner-demo-") as state_dir:
+        async with running_emulator(config) as emu, generating(emu.state, generate_every_s):
+            print(describe(emu), flush=True)
+            _point_connections_at(emu)
+            settings = Settings.from_env(
+                recipes=[DEMO_RECIPES], connections=DEMO_CONNECTIONS,
+                state_url=f"sqlite:///{Path(state_dir) / 'demo.db'}", grace_s=5.0)
+            daemon = Daemon(settings)
+            if seconds > 0:
+                asyncio.get_running_loop().call_later(seconds, daemon.request_stop)
+            return await daemon.run()
