@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from emulator import cli as emulator_cli
-from runner import cli_connections, cli_jobs, cli_recipes, cli_run, cli_schema
+from runner import cli_connections, cli_jobs, cli_recipes, cli_run, cli_schema, docs
 from runner.demo import demo as demo_main
 
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_jobs.add_arguments(jobs)
     schema = sub.add_parser("schema", help="print the JSON Schema of recipes or connections")
     cli_schema.add_arguments(schema)
+    docs.add_arguments(sub.add_parser("docs", help="write docs/reference.md from the schemas"))
     return parser
 
 
@@ -57,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_jobs.main(args)
     if args.command == "schema":
         return cli_schema.main(args)
+    if args.command == "docs":
+        return docs.main(args)
     return 2
 
 

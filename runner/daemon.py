@@ -33,11 +33,13 @@ from runner.engine.engine import Engine
 from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging
+from runner.ops import listen_problem
 from runner.recipes import LoadedRecipes, Recipe, load_recipes
 from runner.recipes.loader import recipe_files
 from runner.runtime import ConnectionPool, secret_values
 from runner.settings import Settings
 from runner.store import ConnectionStatus, Store
+from runner.systemd import SystemdNotifier
 from runner.tokens import TokenManager, key_file_for, load_fernet
 
 EXIT_OK, EXIT_CONFIG = 0, 2
@@ -60,12 +62,18 @@ class Daemon:
         self._file_of: dict[str, str] = {}  # recipe name -> file it came from
         self.listen_port: int | None = None
         self.tokens: TokenManager | None = None
+        self.systemd = SystemdNotifier.from_env()
 
     # -- lifecycle -------------------------------------------------------------------
 
     async def run(self) -> int:
+        refused = listen_problem(parse_listen(self.settings.listen), self.settings.status_token)
+        if refused and not self.settings.burst:
+            self.log.error("daemon.cannot_start", reason=refused)
+            return EXIT_CONFIG
         if not self._load_connections():
             return EXIT_CONFIG
+        self.systemd.start_watchdog()
         store = await Store.open(self.settings.state_url)
         self.tokens = await self._start_tokens(store)
         pool = ConnectionPool(self.connections, self.tokens)
@@ -84,6 +92,7 @@ class Daemon:
             if self.tokens is not None:
                 self.tokens.close()
             await store.close()
+            await self.systemd.stop_watchdog()
             self.log.info("daemon.stopped")
 
     async def _burst(self) -> int:
@@ -109,6 +118,7 @@ class Daemon:
         watcher = asyncio.create_task(self._watch_files(), name="recipe-watcher")
         try:
             async with self._listener():
+                self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
                 while not self._stop.is_set():
                     await self._wait_for_stop_or_reload()
                     if self._reload.is_set() and not self._stop.is_set():
@@ -118,6 +128,7 @@ class Daemon:
             watcher.cancel()
             self.scheduler.shutdown(wait=False)
             self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
+            self.systemd.stopping(f"stopping: running steps get {self.settings.grace_s:g}s")
         return EXIT_OK
 
     @asynccontextmanager
@@ -127,7 +138,8 @@ class Daemon:
             yield
             return
         assert self.engine is not None
-        async with listening(self.engine, *address) as port:
+        async with listening(self.engine, *address,
+                             status_token=self.settings.status_token) as port:
             self.listen_port = port
             self.log.info("daemon.listening", host=address[0], port=port)
             yield
@@ -265,6 +277,7 @@ class Daemon:
         """Start new recipes, restart changed ones, stop removed ones; keep the last good
         version of a recipe whose file is now broken."""
         assert self.engine is not None and self.scheduler is not None
+        self.systemd.reloading()
         loaded = self._load_recipes()
         broken = set(loaded.broken_files)
         current = self.engine.recipes
@@ -286,6 +299,7 @@ class Daemon:
         )
         self._apply(fresh, start=True)
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
+        self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
 
     def _unschedule(self, name: str) -> None:
         assert self.scheduler is not None

@@ -1,4 +1,5 @@
-"""The daemon's HTTP listener: ``/healthz`` and inbound webhooks (``/hooks/<recipe>``).
+"""The daemon's HTTP listener: inbound webhooks (``/hooks/<recipe>``) and the operations
+routes of :mod:`runner.ops` (``/healthz``, ``/readyz``, ``/metrics``, the status page ``/``).
 
 A webhook is answered ``202`` only after its job is committed to the state store, so an
 acknowledged delivery is never lost; anything else gets a JSON error a sender can read.
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from connectors.http.webhook import WebhookParams, WebhookRejected, check_request
 from runner.engine.engine import Engine
+from runner.ops.routes import mount_ops
 from runner.redact import Redactor
 from runner.store import NewEvent
 
@@ -26,10 +28,6 @@ _HIDDEN_HEADERS = Redactor()
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
 
 
 def _payload(request: web.Request, body: bytes) -> Any:
@@ -70,11 +68,11 @@ async def hook(request: web.Request) -> web.Response:
     return web.json_response({"job": result.new_job_ids[0]}, status=202)
 
 
-def build_listener_app(engine: Engine) -> web.Application:
+def build_listener_app(engine: Engine, status_token: str | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[ENGINE] = engine
-    app.router.add_get("/healthz", healthz)
     app.router.add_post("/hooks/{recipe}", hook)
+    mount_ops(app, engine, status_token=status_token)
     return app
 
 
@@ -87,9 +85,12 @@ def parse_listen(value: str) -> tuple[str, int] | None:
 
 
 @asynccontextmanager
-async def listening(engine: Engine, host: str, port: int) -> AsyncIterator[int]:
-    """Serve until the block ends; yields the bound port (``port=0`` picks one)."""
-    runner = web.AppRunner(build_listener_app(engine), access_log=None, handle_signals=False)
+async def listening(engine: Engine, host: str, port: int, *,
+                    status_token: str | None = None) -> AsyncIterator[int]:
+    """Serve until the block ends; yields the bound port (``port=0`` picks one).
+    ``status_token``: required by the status page and ``/metrics`` (see ``runner.ops.auth``)."""
+    app = build_listener_app(engine, status_token)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

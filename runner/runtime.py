@@ -9,9 +9,16 @@ from typing import Any
 import aiohttp
 
 from connectors.dynamics365.client import DataverseClient
+from connectors.dynamics_fo import FoClient
 from connectors.errors import RecipeError
 from connectors.http import HttpClient
-from runner.connections import ConnectionsFile, Dynamics365Connection, HttpConnection
+from runner.connections import (
+    ConnectionsFile,
+    Dynamics365Connection,
+    DynamicsFoConnection,
+    HttpConnection,
+)
+from runner.ops.metrics import METRICS
 from runner.tokens import TokenManager
 
 
@@ -48,7 +55,7 @@ class ConnectionPool:
         self.tokens = tokens
         self._clients: dict[str | None, Any] = {}
         self._sessions: list[aiohttp.ClientSession] = []
-        self._dataverse: list[DataverseClient] = []
+        self._dataverse: list[DataverseClient | FoClient] = []
 
     def get(self, name: str | None) -> Any:
         if name not in self._clients:
@@ -72,9 +79,16 @@ class ConnectionPool:
                               headers=http_auth_headers(conn))
         if isinstance(conn, Dynamics365Connection) and self.tokens is not None:
             client = DataverseClient.open(conn.api_base_url, self.tokens.tokens(name),
-                                          ca_bundle=conn.ca_bundle)
+                                          ca_bundle=conn.ca_bundle,
+                                          hooks=METRICS.connector_hooks(name))
             self._dataverse.append(client)
             return client
+        if isinstance(conn, DynamicsFoConnection) and self.tokens is not None:
+            fo = FoClient.open(conn.api_base_url, self.tokens.tokens(name),
+                               ca_bundle=conn.ca_bundle, data_area=conn.data_area,
+                               cross_company=conn.cross_company)
+            self._dataverse.append(fo)
+            return fo
         raise RecipeError(f"connection {name!r}: type {conn.type!r} is not supported yet")
 
     async def close(self) -> None:

@@ -27,7 +27,9 @@ class Settings:
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     burst: bool = False  # poll every recipe once, run every job, exit
-    listen: str = "127.0.0.1:9464"  # health and webhooks; "off" disables
+    listen: str = "127.0.0.1:9464"  # health, metrics, status page, webhooks; "off" disables
+    # Required by the status page and /metrics, and to listen beyond loopback; never shown.
+    status_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,7 +44,7 @@ class Settings:
             ("state_url", "STATE", str), ("worker_id", "WORKER_ID", str),
             ("claim_ttl_s", "CLAIM_TTL_S", float), ("grace_s", "GRACE_S", float),
             ("log_format", "LOG_FORMAT", str), ("log_level", "LOG_LEVEL", str),
-            ("listen", "LISTEN", str),
+            ("listen", "LISTEN", str), ("status_token", "STATUS_TOKEN", str),
         ):
             raw = env(name)
             if raw:

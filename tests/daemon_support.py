@@ -28,13 +28,17 @@ class DaemonRun:
         return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
 
 
-async def prepare(emulator: RunningEmulator, folder: Path, recipes: dict[str, dict[str, Any]]
-                  ) -> list[str]:
+async def prepare(emulator: RunningEmulator, folder: Path, recipes: dict[str, dict[str, Any]],
+                  fo: dict[str, Any] | None = None) -> list[str]:
     """A tenant, ``connections.yaml`` (``crm``: Dataverse; ``emulator``: HTTP to the
-    emulator, e.g. its webhook sink) and recipe files; the CLI options."""
+    emulator, e.g. its webhook sink; with ``fo`` given, ``fo``: F&O with those extra fields,
+    e.g. ``{"data_area": "usmf"}``) and recipe files; the CLI options."""
     await seed_tenant(emulator)
     sink = {"type": "http", "base_url": emulator.base_url, "ca_bundle": str(emulator.ca_file)}
-    write_connections(folder, {"crm": connection(emulator), "emulator": sink})
+    connections = {"crm": connection(emulator), "emulator": sink}
+    if fo is not None:
+        connections["fo"] = connection(emulator, type="dynamics_fo", **fo)
+    write_connections(folder, connections)
     (folder / "recipes").mkdir(exist_ok=True)
     (folder / "state").mkdir(exist_ok=True)
     for name, recipe in recipes.items():

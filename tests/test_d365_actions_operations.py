@@ -16,7 +16,7 @@ async def test_unbound_action_win_opportunity_sets_won(emulator: RunningEmulator
         won = await run(client, "execute_action", name="WinOpportunity", parameters={
             "Status": 3, "OpportunityClose": {
                 "subject": "Won it", "opportunityid@odata.bind": f"/opportunities({opp['id']})"}})
-        got = await run(client, "get_record", table="opportunities", id=opp["id"],
+        got = await run(client, "get_record", table="opportunities", record_id=opp["id"],
                         select=["statecode", "statuscode"])
     assert won == {"status": 204, "result": None}
     assert got["record"]["statecode@label"] == "Won" and got["record"]["statuscode"] == 3
@@ -30,7 +30,7 @@ async def test_action_bound_to_a_record_by_alternate_key_returns_its_result(
         result = await run(client, "execute_action", name="Microsoft.Dynamics.CRM.new_Escalate",
                            table="incidents", key={"ticketnumber": "CAS-'1"},
                            parameters={"Reason": "VIP"})
-        got = await run(client, "get_record", table="incidents", id=case["id"],
+        got = await run(client, "get_record", table="incidents", record_id=case["id"],
                         select=["prioritycode", "description"])
     assert result == {"status": 200, "result": {"PreviousPriority": 3, "Escalated": True}}
     assert got["record"]["prioritycode@label"] == "High"
@@ -71,7 +71,7 @@ async def test_function_bound_to_a_record(emulator: RunningEmulator) -> None:
                 "subject": "work", "actualdurationminutes": minutes,
                 "regardingobjectid": {"table": "incidents", "id": case["id"]}})
         total = await run(client, "execute_function", name="CalculateTotalTimeIncident",
-                          table="incidents", id=case["id"])
+                          table="incidents", record_id=case["id"])
     assert total["result"] == {"TotalTime": 75}
 
 

@@ -59,11 +59,11 @@ async def test_update_by_id_and_by_alternate_key_with_quotes(emulator: RunningEm
     async with d365_client(emulator) as client:
         created = await run(client, "create_record", table="accounts",
                             fields={"name": "A", "accountnumber": "it's"})
-        by_id = await run(client, "update_record", table="accounts", id=created["id"],
+        by_id = await run(client, "update_record", table="accounts", record_id=created["id"],
                           fields={"telephone1": "+1 555"}, return_record=True)
         by_key = await run(client, "update_record", table="accounts",
                            key={"accountnumber": "it's"}, fields={"name": "B"})
-        got = await run(client, "get_record", table="accounts", id=created["id"],
+        got = await run(client, "get_record", table="accounts", record_id=created["id"],
                         select=["name", "telephone1"])
     assert by_id["record"]["telephone1"] == "+1 555"
     assert by_key["id"] == created["id"]
@@ -75,10 +75,10 @@ async def test_update_of_a_missing_record_is_fatal_with_code_kept_and_creates_no
     missing = "00000000-0000-4000-8000-0000000000aa"
     async with d365_client(emulator) as client:
         with pytest.raises(FatalError) as caught:
-            await run(client, "update_record", table="accounts", id=missing,
+            await run(client, "update_record", table="accounts", record_id=missing,
                       fields={"name": "ghost"})
         with pytest.raises(FatalError):
-            await run(client, "get_record", table="accounts", id=missing)
+            await run(client, "get_record", table="accounts", record_id=missing)
     assert caught.value.status == 404 and caught.value.code == "0x80040217"
     assert missing in caught.value.message
 
@@ -112,11 +112,11 @@ async def test_upsert_in_all_three_modes(emulator: RunningEmulator) -> None:
 async def test_delete_record_and_missing_ok(emulator: RunningEmulator) -> None:
     async with d365_client(emulator) as client:
         created = await run(client, "create_record", table="tasks", fields={"subject": "x"})
-        deleted = await run(client, "delete_record", table="tasks", id=created["id"])
-        again = await run(client, "delete_record", table="tasks", id=created["id"],
+        deleted = await run(client, "delete_record", table="tasks", record_id=created["id"])
+        again = await run(client, "delete_record", table="tasks", record_id=created["id"],
                           missing_ok=True)
         with pytest.raises(FatalError) as caught:
-            await run(client, "delete_record", table="tasks", id=created["id"])
+            await run(client, "delete_record", table="tasks", record_id=created["id"])
     assert deleted == {"deleted": True} and again == {"deleted": False}
     assert caught.value.code == "0x80040217"
 
@@ -128,7 +128,7 @@ async def test_get_record_with_select_and_expand(emulator: RunningEmulator) -> N
         contact = await run(client, "create_record", table="contacts", fields={
             "firstname": "Ada", "lastname": "L", "parentcustomerid": {
                 "table": "accounts", "id": account["id"]}})
-        got = await run(client, "get_record", table="contacts", id=contact["id"],
+        got = await run(client, "get_record", table="contacts", record_id=contact["id"],
                         select=["fullname", "parentcustomerid"],
                         expand="parentcustomerid_account($select=name,revenue)")
     record = got["record"]
@@ -144,4 +144,4 @@ def test_record_address_needs_exactly_one_of_id_and_key() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         GetRecordParams.model_validate({"table": "accounts"})
     with pytest.raises(ValueError, match="not a GUID"):
-        GetRecordParams.model_validate({"table": "accounts", "id": "1) or (1"})
+        GetRecordParams.model_validate({"table": "accounts", "record_id": "1) or (1"})

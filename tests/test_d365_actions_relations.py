@@ -14,13 +14,13 @@ async def test_associate_and_disassociate_a_collection_member(
         contact = await run(client, "create_record", table="contacts",
                             fields={"lastname": "C", "emailaddress1": "c@x.test"})
         related = {"table": "contacts", "key": {"emailaddress1": "c@x.test"}}
-        await run(client, "associate", table="accounts", id=account["id"],
+        await run(client, "associate", table="accounts", record_id=account["id"],
                   relationship="contact_customer_accounts", related=related)
-        linked = await run(client, "get_record", table="contacts", id=contact["id"],
+        linked = await run(client, "get_record", table="contacts", record_id=contact["id"],
                            select=["parentcustomerid"])
-        out = await run(client, "disassociate", table="accounts", id=account["id"],
+        out = await run(client, "disassociate", table="accounts", record_id=account["id"],
                         relationship="contact_customer_accounts", related=related)
-        unlinked = await run(client, "get_record", table="contacts", id=contact["id"],
+        unlinked = await run(client, "get_record", table="contacts", record_id=contact["id"],
                              select=["parentcustomerid"])
     assert linked["record"]["_parentcustomerid_value"] == account["id"]
     assert linked["record"]["_parentcustomerid_value@table"] == "account"
@@ -35,16 +35,16 @@ async def test_associate_and_disassociate_a_single_valued_lookup(
                             fields={"name": "A", "accountnumber": "K'1"})
         opportunity = await run(client, "create_record", table="opportunities",
                                 fields={"name": "O"})
-        await run(client, "associate", table="opportunities", id=opportunity["id"],
+        await run(client, "associate", table="opportunities", record_id=opportunity["id"],
                   relationship="customerid_account",
                   related={"table": "account", "key": {"accountnumber": "K'1"}})
-        linked = await run(client, "get_record", table="opportunities", id=opportunity["id"],
+        linked = await run(client, "get_record", table="opportunities", record_id=opportunity["id"],
                            select=["customerid"])
-        await run(client, "disassociate", table="opportunities", id=opportunity["id"],
+        await run(client, "disassociate", table="opportunities", record_id=opportunity["id"],
                   relationship="customerid_account",
                   related={"table": "accounts", "id": account["id"]})
-        unlinked = await run(client, "get_record", table="opportunities", id=opportunity["id"],
-                             select=["customerid"])
+        unlinked = await run(client, "get_record", table="opportunities",
+                             record_id=opportunity["id"], select=["customerid"])
     assert linked["record"]["_customerid_value"] == account["id"]
     assert linked["record"]["_customerid_value@label"] == "A"
     assert unlinked["record"]["_customerid_value"] is None

@@ -88,3 +88,20 @@ def test_directory_keeps_valid_recipes_beside_broken_ones(tmp_path: Path) -> Non
     messages = [p.message for p in loaded.errors]
     assert "unknown trigger type 'nope'" in messages
     assert any("is already used by" in m for m in messages)
+
+
+def test_no_connector_param_is_shadowed_by_a_step_or_trigger_key() -> None:
+    """A param named like an envelope key (``id``, ``if``, ``retry``, ``poll_interval`` …)
+    could never be set from a recipe."""
+    from runner.recipes.envelope import STEP_KEYS
+    from runner.recipes.validate import TRIGGER_KEYS
+
+    registry = default_registry()
+    clashes = []
+    for key, spec in registry.actions.items():
+        names = {f.alias or n for n, f in spec.params.model_fields.items()}
+        clashes += [f"{key}.{n}" for n in names & STEP_KEYS]
+    for key, trigger in registry.triggers.items():
+        names = {f.alias or n for n, f in trigger.params.model_fields.items()}
+        clashes += [f"{key}.{n}" for n in names & TRIGGER_KEYS]
+    assert clashes == []

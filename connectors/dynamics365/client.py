@@ -47,6 +47,25 @@ class AccessTokens(Protocol):
     async def access_token(self, *, force_refresh: bool = False) -> str: ...
 
 
+class ClientHooks(Protocol):
+    """Observers of a client's traffic, e.g. the daemon's metrics (passed in by the caller,
+    so the connector never imports them)."""
+
+    def throttled(self) -> None:
+        """The service answered 429."""
+
+    def retried(self) -> None:
+        """A request is about to be retried after a temporary error."""
+
+
+class NoHooks:
+    def throttled(self) -> None:
+        pass
+
+    def retried(self) -> None:
+        pass
+
+
 def api_base_url(environment_url: str, api_version: Literal[8, 9] | str = 9) -> str:
     """``https://<env>/api/data/v9.2/`` (or ``v8.2``) from an environment URL."""
     version = f"v{api_version}.2" if str(api_version) in ("8", "9") else str(api_version)
@@ -93,20 +112,21 @@ class DataverseClient:
 
     def __init__(self, session: aiohttp.ClientSession, base_url: str, tokens: AccessTokens, *,
                  throttle: ConnectionThrottle | None = None, retry: RetryPolicy | None = None,
-                 owns_session: bool = False) -> None:
+                 owns_session: bool = False, hooks: ClientHooks | None = None) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/") + "/"
         self.tokens = tokens
         self.throttle = throttle or ConnectionThrottle()
         self.retry = retry or RetryPolicy()
         self._owns_session = owns_session
+        self.hooks: ClientHooks = hooks or NoHooks()
         self._renew_lock = asyncio.Lock()
         self.primary_keys: dict[str, str] = {}  # entity set -> primary id column (cache)
 
     @classmethod
     def open(cls, base_url: str, tokens: AccessTokens, *, ca_bundle: Path | str | None = None,
              throttle: ThrottleSettings | None = None, retry: RetryPolicy | None = None,
-             timeout_s: float = 120.0) -> DataverseClient:
+             timeout_s: float = 120.0, hooks: ClientHooks | None = None) -> DataverseClient:
         """A client with its own pooled session (trusting ``ca_bundle`` when given)."""
         context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
         limit = (throttle or ThrottleSettings()).max_concurrent
@@ -114,7 +134,7 @@ class DataverseClient:
             connector=aiohttp.TCPConnector(ssl=context, limit=limit),
             timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(30.0, timeout_s)))
         return cls(session, base_url, tokens, throttle=ConnectionThrottle(throttle),
-                   retry=retry, owns_session=True)
+                   retry=retry, owns_session=True, hooks=hooks)
 
     async def close(self) -> None:
         if self._owns_session:
@@ -139,7 +159,7 @@ class DataverseClient:
         """Send with retries; a 2xx response, or one of the project's exceptions."""
         url = self.url(path, params)
         return await with_retries(lambda: self._attempt(method, url, json_body, headers),
-                                  self.retry)
+                                  self.retry, self._on_retry)
 
     async def get_json(self, path: str, params: Mapping[str, str | int] | None = None,
                        headers: Mapping[str, str] | None = None) -> Any:
@@ -174,7 +194,7 @@ class DataverseClient:
 
     async def _page(self, url: str, headers: Mapping[str, str]) -> ODataPage:
         response = await with_retries(lambda: self._attempt("GET", url, None, headers),
-                                      self.retry)
+                                      self.retry, self._on_retry)
         body = response.body
         if not isinstance(body, dict) or not isinstance(body.get("value"), list):
             raise FatalError(f"Dataverse answered a collection query without a value list: {url}")
@@ -191,12 +211,17 @@ class DataverseClient:
             if response.status == 401:
                 raise _as_error(response)
         if response.status >= 400:
+            if response.status == 429:
+                self.hooks.throttled()
             error = _as_error(response)
             if isinstance(error, RetryableError) and response.status == 429 \
                     and error.retry_after_s is not None:
                 self.throttle.pause(error.retry_after_s)
             raise error
         return response
+
+    async def _on_retry(self, _error: RetryableError, _attempt: int, _delay_s: float) -> None:
+        self.hooks.retried()
 
     async def _renew(self, rejected: str) -> str:
         """One forced renewal for all callers that saw the same token rejected."""

@@ -34,6 +34,7 @@ from connectors.base import (
 )
 from runner.engine.outcomes import Deferred, Skipped, StepFailed, StopJob
 from runner.engine.writer import GroupWriter
+from runner.ops.metrics import METRICS
 from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
 from runner.store import Job, StepResult, StepStatus
@@ -139,7 +140,8 @@ class JobExecution:
                              f"{_first_error(exc)}") from None
         await self.flush()  # earlier results are durable before this step's side effects
         try:
-            with structlog.contextvars.bound_contextvars(step=path):
+            with structlog.contextvars.bound_contextvars(step=path), \
+                    METRICS.timed_step(self.recipe.name, step.type):
                 output = await self._attempts(step, spec.run, params)
         except ConnectorError as exc:
             await self._handle_failure(step, path, rendered, exc, rewrite)
@@ -168,6 +170,7 @@ class JobExecution:
                     raise Deferred(delay_s, f"{step.path}: {exc.message}") from None
                 self.services.log.info("job.step.retry", step=step.path, attempt=attempt,
                                        delay_s=round(delay_s, 3), error=exc.message)
+                METRICS.step_retries.labels(self.recipe.name, step.type).inc()
                 await self.services.sleep(delay_s)
                 attempt += 1
             except ConnectorError:

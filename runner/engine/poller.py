@@ -3,8 +3,10 @@ page's cursor, in one transaction, so the cursor never moves past an unstored ev
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +15,12 @@ from connectors.base import (
     ConnectorError,
     Event,
     Params,
+    PollPage,
     RetryableError,
     StepContext,
     TriggerSpec,
 )
+from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
 from runner.store import JobStatus, NewEvent, StaleEpoch, Store
 
@@ -29,6 +33,25 @@ class PollSummary:
     duplicates: int = 0
     skipped: str | None = None  # why the poll did not run (back-pressure, paused …)
     error: str | None = None
+
+
+async def prefetched(pages: AsyncIterator[PollPage]) -> AsyncIterator[PollPage]:
+    """Fetch page N+1 while page N is being committed (the trigger's next request and the
+    store's transaction overlap); the cursor order is unchanged."""
+    iterator = aiter(pages)
+    upcoming: asyncio.Future[PollPage | None] = asyncio.ensure_future(anext(iterator, None))
+    try:
+        while (page := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(anext(iterator, None))
+            yield page
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await upcoming
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -58,6 +81,7 @@ class RecipePoller:
             return summary
         pending = (await self.store.count_jobs_by_status(self.recipe.name)).get(
             JobStatus.PENDING, 0)
+        METRICS.queue_depth.labels(self.recipe.name).set(pending)  # sampled: no extra query
         if pending >= self.recipe.max_pending:
             summary.skipped = f"back-pressure: {pending} pending jobs"
             self.log.info("poll.skipped", reason=summary.skipped)
@@ -80,7 +104,7 @@ class RecipePoller:
     async def _pages(self, summary: PollSummary) -> None:
         cursor, epoch = await self.store.load_cursor(self.recipe.name)
         ctx = StepContext(recipe=self.recipe.name, connection=self.connection, log=self.log)
-        async for page in self.spec.poll(self.params, cursor, ctx):
+        async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
             events = [NewEvent(e.key, event_payload(e)) for e in page.events]
             result = await self.store.commit_poll(self.recipe.name, events, page.cursor, epoch)
             summary.pages += 1
@@ -93,6 +117,7 @@ class RecipePoller:
     async def _report(self, summary: PollSummary, started: float) -> None:
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         await self.store.record_poll_outcome(self.recipe.name, summary.error)
+        METRICS.observe_poll(self.recipe.name, summary)
         if summary.error:
             self.log.warning("poll.failed", error=summary.error, duration_ms=duration_ms)
         elif summary.events:

@@ -12,6 +12,7 @@ import structlog
 
 from runner.engine.job import JobExecution, JobServices
 from runner.engine.outcomes import Deferred, JobEnded, Skipped, StepFailed, StopJob
+from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
 from runner.store import Job, JobOutcome, JobStatus, Store
 
@@ -155,6 +156,7 @@ class RecipeWorker:
                   "duration_ms": round((time.monotonic() - started) * 1000, 1),
                   "steps_run": execution.steps_run, "attempt": job.attempts,
                   "event_key": job.event_key}
+        METRICS.jobs_finished.labels(self.recipe.name, fields["outcome"]).inc()
         if delay_s is not None:
             log.warning("job.deferred", delay_s=round(delay_s, 1), error=error, **fields)
         elif status is JobStatus.FAILED:

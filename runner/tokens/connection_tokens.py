@@ -27,6 +27,7 @@ import structlog
 from connectors.auth import close_msal_app
 from connectors.errors import AuthError, RetryableError
 from runner.connections import DynamicsConnectionBase
+from runner.ops.metrics import METRICS
 from runner.store import ConnectionStatus, TokenCacheConflict
 from runner.tokens import flows
 from runner.tokens.classify import classify_exception, classify_result
@@ -141,6 +142,7 @@ class ConnectionTokens:
             mapped = classify_exception(self.name, exc)
             if mapped is None:
                 raise
+            METRICS.token_failures.labels(self.name, _failure_kind(mapped)).inc()
             raise mapped from None
         await self._persist()  # before anything can use the token: rotations are durable
         return await self._accept(result)
@@ -155,6 +157,7 @@ class ConnectionTokens:
             error = classify_result(self.name, self.connection.auth, result)
             if isinstance(error, AuthError):
                 return await self._fail(error, ConnectionStatus.INVALID)
+            METRICS.token_failures.labels(self.name, "transient").inc()
             raise error
         now = self._clock()
         self._token = str(result["access_token"])
@@ -162,6 +165,7 @@ class ConnectionTokens:
         self._generation += 1
         if result.get("token_source") != "cache":
             self.last_refresh_at = now
+            METRICS.token_refreshes.labels(self.name).inc()
             log.info("token.refreshed", connection=self.name,
                      expires_in_s=int(self.expires_at - now))
         self._failure = None
@@ -172,6 +176,7 @@ class ConnectionTokens:
     async def _fail(self, error: AuthError, status: ConnectionStatus) -> str:
         self._failure, self._failed_version = error, self._version
         self._token, self.expires_at = None, None
+        METRICS.token_failures.labels(self.name, status.value).inc()
         code = error.code or "unknown"
         if self.status is not status:
             meaning = explain(self.name, error.code, self.connection.auth)
@@ -223,3 +228,8 @@ class ConnectionTokens:
         if self._app is not None:
             close_msal_app(self._app)
             self._app = None
+
+
+def _failure_kind(error: Exception) -> str:
+    """The ``kind`` label of a failed token request."""
+    return "transient" if isinstance(error, RetryableError) else "invalid"

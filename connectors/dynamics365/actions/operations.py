@@ -37,9 +37,11 @@ NAMESPACE = "Microsoft.Dynamics.CRM."
 class OperationParams(Params):
     name: str = Field(description="The action or function name.",
                       examples=["WinOpportunity", "RetrieveTotalRecordCount"])
-    table: str | None = Field(None, description="Bind to this table (with id/key: to a row).",
-                              examples=["incidents"])
-    id: str | None = Field(None, description="Bind to this row (GUID).", examples=["<guid>"])
+    table: str | None = Field(
+        None, description="Bind to this table (with record_id/key: to a row).",
+        examples=["incidents"])
+    record_id: str | None = Field(None, description="Bind to this row (GUID).",
+                                  examples=["<guid>"])
     key: dict[str, KeyValue] | None = Field(None, description="Or the row's alternate key.",
                                             examples=[{"ticketnumber": "CAS-1"}])
     parameters: dict[str, Any] = Field(
@@ -84,11 +86,12 @@ class RequestParams(Params):
 async def _target(client: DataverseClient, params: OperationParams) -> str:
     """``Name``, ``<set>/Microsoft.Dynamics.CRM.Name`` or ``<set>(<id>)/…Name``."""
     if params.table is None:
-        if params.id is not None or params.key:
+        if params.record_id is not None or params.key:
             raise FatalError("a bound operation needs table as well as id or key")
         return params.name
     info = await table_info(client, params.table)
-    row = record_key(params.id, params.key) if params.id is not None or params.key else ""
+    addressed = params.record_id is not None or params.key
+    row = record_key(params.record_id, params.key) if addressed else ""
     return f"{info.entity_set}{row}/{NAMESPACE}{params.name}"
 
 

@@ -40,21 +40,21 @@ class RecordAddress(Params):
     """A table and one of its rows, by id or alternate key."""
 
     table: str = TABLE
-    id: str | None = Field(None, description="The record's id (GUID).",
+    record_id: str | None = Field(None, description="The record's id (GUID).",
                            examples=["8f1b8c4e-0000-4000-8000-000000000001"])
     key: dict[str, KeyValue] | None = Field(
-        None, description="Alternate-key columns and values, instead of id.",
+        None, description="Alternate-key columns and values, instead of record_id.",
         examples=[{"accountnumber": "A-1001"}])
 
-    @field_validator("id")
+    @field_validator("record_id")
     @classmethod
     def _guid(cls, value: str | None) -> str | None:
         return None if value is None else odata.guid(value)
 
     @model_validator(mode="after")
     def _one_address(self) -> RecordAddress:
-        if (self.id is None) == (not self.key):
-            raise ValueError("give exactly one of id and key")
+        if (self.record_id is None) == (not self.key):
+            raise ValueError("give exactly one of record_id and key")
         return self
 
 
@@ -146,7 +146,7 @@ async def upsert_record(params: UpsertRecordParams, ctx: StepContext) -> dict[st
 async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[str, str],
                  what: str) -> dict[str, Any]:
     client = client_of(ctx)
-    info, path = await record_path(client, params.table, params.id, params.key)
+    info, path = await record_path(client, params.table, params.record_id, params.key)
     query, headers = write_options(info, params.return_record, params.select)
     body = await to_payload(client, info, params.fields)
     try:
@@ -158,7 +158,7 @@ async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[
 
 
 def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddress) -> FatalError:
-    named = f"{info.entity_set} record " + (f"with id {address.id}" if address.id
+    named = f"{info.entity_set} record " + (f"with id {address.record_id}" if address.record_id
                                             else f"with key {address.key}")
     if exc.status == 404:
         message = f"{what}: no {named} ({exc.message})"
@@ -172,7 +172,7 @@ def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddre
 async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[str, Any]:
     """Delete one row; ``{"deleted": bool}`` (false only with ``missing_ok``)."""
     client = client_of(ctx)
-    info, path = await record_path(client, params.table, params.id, params.key)
+    info, path = await record_path(client, params.table, params.record_id, params.key)
     try:
         await client.request("DELETE", path)
     except FatalError as exc:
@@ -185,7 +185,7 @@ async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[st
 async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
     """One row with formatted values; ``{"id", "record"}``."""
     client = client_of(ctx)
-    info, path = await record_path(client, params.table, params.id, params.key)
+    info, path = await record_path(client, params.table, params.record_id, params.key)
     query = select_option(info, params.select)
     if params.expand:
         query["$expand"] = params.expand

@@ -50,7 +50,7 @@ def is_single_valued(info: TableInfo, nav: str) -> bool:
 
 async def _paths(client: DataverseClient, params: RelateParams) -> tuple[bool, str, str]:
     """(single-valued?, ``<set>(<id>)/<nav>/$ref``, absolute URL of the related record)."""
-    info, path = await record_path(client, params.table, params.id, params.key)
+    info, path = await record_path(client, params.table, params.record_id, params.key)
     related = await table_info(client, params.related.table)
     member = client.base_url + related.entity_set + bind_key(params.related.id,
                                                              params.related.key)

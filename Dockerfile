@@ -1,0 +1,64 @@
+# syntax=docker/dockerfile:1
+# recipe-runner container image.
+#   docker build -t recipe-runner:0.1.0 .
+#   docker run -d --name recipe-runner \
+#     -v "$PWD/recipes:/etc/recipe-runner/recipes:ro" \
+#     -v "$PWD/connections:/etc/recipe-runner/connections:ro" \
+#     -v recipe-runner-state:/var/lib/recipe-runner \
+#     --env-file recipe-runner.env recipe-runner:0.1.0
+# tests/test_container_build.py performs these install and start steps on a machine without
+# a container engine; keep the two in step.
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# -- builder: the recipe-runner wheel and a wheel of every dependency ----------------------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY runner/ runner/
+COPY connectors/ connectors/
+COPY emulator/ emulator/
+RUN python -m pip wheel --wheel-dir /wheels .
+
+# -- final: a virtualenv with only the runtime packages, no pip, no build tools ------------
+FROM ${PYTHON_IMAGE}
+ARG APP_UID=10001
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/recipe-runner/bin:$PATH \
+    RECIPE_RUNNER_RECIPES=/etc/recipe-runner/recipes \
+    RECIPE_RUNNER_CONNECTIONS=/etc/recipe-runner/connections/connections.yaml \
+    RECIPE_RUNNER_STATE=sqlite:////var/lib/recipe-runner/recipe-runner.db \
+    RECIPE_RUNNER_LOG_FORMAT=json \
+    RECIPE_RUNNER_LISTEN=127.0.0.1:9464 \
+    RECIPE_RUNNER_GRACE_S=8
+# LISTEN stays on loopback so the image starts without a status token (HEALTHCHECK runs
+# inside the container). To publish 9464 (webhooks, /metrics, the status page) set
+# RECIPE_RUNNER_LISTEN=0.0.0.0:9464 and RECIPE_RUNNER_STATUS_TOKEN.
+# GRACE_S=8: `docker stop` sends SIGKILL after 10 s; raise both (--stop-timeout) together.
+
+RUN groupadd --system --gid "${APP_UID}" recipe-runner \
+ && useradd --system --uid "${APP_UID}" --gid recipe-runner --no-create-home \
+      --home-dir /var/lib/recipe-runner --shell /usr/sbin/nologin recipe-runner
+
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    python -m venv --without-pip /opt/recipe-runner \
+ && python -m pip --python /opt/recipe-runner/bin/python install --no-cache-dir \
+      --no-index --find-links=/wheels /wheels/recipe_runner-*.whl \
+ && mkdir -p /etc/recipe-runner/recipes /etc/recipe-runner/connections /var/lib/recipe-runner \
+ && printf 'connections: {}\n' > /etc/recipe-runner/connections/connections.yaml \
+ && chown "${APP_UID}:${APP_UID}" /var/lib/recipe-runner \
+ && chmod 0700 /var/lib/recipe-runner
+
+WORKDIR /var/lib/recipe-runner
+VOLUME ["/etc/recipe-runner/recipes", "/etc/recipe-runner/connections", "/var/lib/recipe-runner"]
+EXPOSE 9464
+USER ${APP_UID}:${APP_UID}
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "runner.healthcheck"]
+ENTRYPOINT ["recipe-runner"]
+CMD ["run"]

@@ -1,0 +1,170 @@
+"""``create_record``, ``update_record``, ``upsert_record``, ``delete_record``, ``get_record``.
+
+An entity is addressed by its **full key** (``{"CustomerAccount": "US-001"}``; ``dataAreaId``
+comes from the step's or connection's company when left out, and the request carries
+``cross-company=true`` so any company's row is found; see
+:mod:`connectors.dynamics_fo.company`). Values are escaped, so ``O'Brien`` stays data.
+
+F&O has no upsert request: ``upsert_record`` PATCHes the key and, when the row is missing
+(404), POSTs it with the key's fields; a create that loses a race to another writer ("already
+exists") PATCHes once more. A failed X++ write (``AxODataWriteException``) is a
+``FatalError`` with F&O's inner message. 429 and 5xx were already retried by the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from connectors.base import ActionSpec, Params, StepContext
+from connectors.dynamics_fo.actions.common import (
+    CONNECTION_TYPES,
+    EntityParams,
+    KeyedParams,
+    client_of,
+    record_of,
+)
+from connectors.dynamics_fo.client import FoClient
+from connectors.dynamics_fo.company import CompanyScope, key_of, key_path, with_company
+from connectors.dynamics_fo.metadata import EntityInfo, entity_info
+from connectors.errors import FatalError
+
+FIELDS = Field(description="Field values, by OData property name; enums by member name.",
+               examples=[{"OrganizationName": "Contoso", "CreditLimitIsMandatory": "Yes"}])
+
+
+class CreateRecordParams(EntityParams):
+    fields: dict[str, Any] = FIELDS
+
+
+class UpdateRecordParams(KeyedParams):
+    fields: dict[str, Any] = FIELDS
+    return_record: bool = Field(False, description="Read the record back after the update.",
+                                examples=[True])
+
+
+class UpsertRecordParams(UpdateRecordParams):
+    mode: Literal["upsert", "update_only"] = Field(
+        "upsert", description="upsert; update_only (fails when the record does not exist).",
+        examples=["upsert"])
+
+
+class DeleteRecordParams(KeyedParams):
+    missing_ok: bool = Field(False, description="A missing record is not an error.",
+                             examples=[True])
+
+
+class GetRecordParams(KeyedParams):
+    select: list[str] | None = Field(None, description="Fields to return (all when omitted).",
+                                     examples=[["CustomerAccount", "OrganizationName"]])
+
+
+async def _address(client: FoClient, params: KeyedParams
+                   ) -> tuple[EntityInfo, CompanyScope, str, dict[str, str], dict[str, Any]]:
+    info = await entity_info(client, params.entity)
+    scope = params.scope(client)
+    path, query, key = key_path(info, params.key, scope)
+    return info, scope, path, query, key
+
+
+def _explained(exc: FatalError, what: str, info: EntityInfo, key: dict[str, Any]) -> FatalError:
+    if exc.status != 404:
+        return exc
+    return FatalError(f"{what}: no {info.set_name} record with key {key} ({exc.message})",
+                      status=404, code=exc.code)
+
+
+async def create_record(params: CreateRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Create one entity; ``{"key", "record"}`` as F&O stored it."""
+    client = client_of(ctx)
+    info = await entity_info(client, params.entity)
+    body = with_company(info, params.fields, params.scope(client))
+    response = await client.request("POST", info.set_name, json_body=body)
+    record = record_of(response.body)
+    return {"key": key_of(info, record), "record": record}
+
+
+async def update_record(params: UpdateRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Update one existing entity (never creates); ``{"key", "record"?}``."""
+    client = client_of(ctx)
+    info, _, path, query, key = await _address(client, params)
+    try:
+        await client.request("PATCH", path, params=query, json_body=params.fields)
+    except FatalError as exc:
+        raise _explained(exc, "update_record", info, key) from exc
+    return await _written(client, params, path, query, key, created=None)
+
+
+async def upsert_record(params: UpsertRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Update the entity with this key, or create it; ``{"key", "created", "record"?}``."""
+    client = client_of(ctx)
+    info, _, path, query, key = await _address(client, params)
+    try:
+        await client.request("PATCH", path, params=query, json_body=params.fields)
+        return await _written(client, params, path, query, key, created=False)
+    except FatalError as exc:
+        if exc.status != 404 or params.mode == "update_only":
+            raise _explained(exc, f"upsert_record ({params.mode})", info, key) from exc
+    try:
+        await client.request("POST", info.set_name, json_body={**params.fields, **key})
+    except FatalError as exc:
+        if "already exists" not in exc.message:
+            raise
+        await client.request("PATCH", path, params=query, json_body=params.fields)  # lost a race
+        return await _written(client, params, path, query, key, created=False)
+    return await _written(client, params, path, query, key, created=True)
+
+
+async def _written(client: FoClient, params: UpdateRecordParams, path: str,
+                   query: dict[str, str], key: dict[str, Any],
+                   created: bool | None) -> dict[str, Any]:
+    output: dict[str, Any] = {"key": key}
+    if created is not None:
+        output["created"] = created
+    if params.return_record:
+        output["record"] = record_of(await client.get_json(path, query))
+    return output
+
+
+async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """Delete one entity; ``{"deleted": bool}`` (false only with ``missing_ok``)."""
+    client = client_of(ctx)
+    info, _, path, query, key = await _address(client, params)
+    try:
+        await client.request("DELETE", path, params=query)
+    except FatalError as exc:
+        if exc.status == 404 and params.missing_ok:
+            return {"deleted": False}
+        raise _explained(exc, "delete_record", info, key) from exc
+    return {"deleted": True}
+
+
+async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
+    """One entity by its full key; ``{"key", "record"}``."""
+    client = client_of(ctx)
+    info, _, path, query, key = await _address(client, params)
+    if params.select:
+        query["$select"] = ",".join(dict.fromkeys([*info.key, *params.select]))
+    try:
+        body = await client.get_json(path, query)
+    except FatalError as exc:
+        raise _explained(exc, "get_record", info, key) from exc
+    return {"key": key, "record": record_of(body)}
+
+
+def _spec(name: str, params: type[Params], run: Any, summary: str) -> ActionSpec:
+    return ActionSpec(key=f"dynamics_fo.{name}", params=params, run=run, summary=summary,
+                      connection_types=CONNECTION_TYPES)
+
+
+SPECS = (
+    _spec("create_record", CreateRecordParams, create_record, "Create an F&O entity record."),
+    _spec("update_record", UpdateRecordParams, update_record,
+          "Update an F&O entity record by its full key (never creates)."),
+    _spec("upsert_record", UpsertRecordParams, upsert_record,
+          "Update an F&O entity record by its full key, or create it."),
+    _spec("delete_record", DeleteRecordParams, delete_record, "Delete an F&O entity record."),
+    _spec("get_record", GetRecordParams, get_record,
+          "Read one F&O entity record by its full key, in any company."),
+)

@@ -1,0 +1,280 @@
+"""``dynamics_fo.new_or_updated_record`` (on a change-date field, ``ModifiedDateTime`` by
+default) and ``dynamics_fo.new_record`` (on a created-date field, ``CreatedDateTime`` by
+default): polling triggers over an F&O entity's date field.
+
+**Contract: the same as the Dataverse timestamp triggers** (:mod:`connectors.dynamics365.
+triggers`): no record version is missed or delivered twice, provided it becomes visible within
+``lookback + safety_lag`` of its date, whatever the data (many rows sharing one second across
+pages, late commits with an older date, rows changed while the poll pages, clock skew).
+
+What differs for F&O:
+
+* **Keyset paging done by the client.** F&O pages by ``$skip`` (reference §9), so a row that
+  changes or disappears while a poll pages would shift the offsets and hide another row. Each
+  page is therefore its own query, ordered by ``<date> asc`` then every key field (``dataAreaId``
+  first), with ``$top=page_size`` (at most F&O's 10,000, so the service never pages itself) and
+  a filter for "after the last row read" in that order.
+* **Event identity is the entity key and the date** (F&O has no row version number):
+  ``<key values>@<date>``. Two changes of one row within the same second are one event.
+* **Company**: ``data_area`` / ``cross_company`` as described in
+  :mod:`connectors.dynamics_fo.company`.
+* **Unknown date field**: the first poll raises ``RecipeError`` naming the entity and the date
+  fields it has (from ``$metadata``); ``VendorsV2``, for example, has no created-date field.
+
+The cursor is :mod:`connectors.dynamics365.cursor`'s: an inclusive lower bound
+``max(watermark − lookback, floor)``, identities seen within the lookback window, and a
+watermark that moves forward only and never past the signpost (the service's ``Date`` at the
+poll's start minus ``safety_lag``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
+from connectors.durations import Duration
+from connectors.dynamics365 import odata
+from connectors.dynamics365.cursor import CursorState, format_second, signpost
+from connectors.dynamics365.triggers import batch_events
+from connectors.dynamics_fo.client import FoClient
+from connectors.dynamics_fo.company import CompanyScope, and_filters, read_options, scope_of
+from connectors.dynamics_fo.metadata import EntityInfo, entity_info
+from connectors.errors import FatalError, RecipeError
+
+CONNECTION_TYPES = ("dynamics_fo",)
+MAX_PAGE_SIZE = 10_000  # F&O's server-driven page size (reference §9)
+
+
+class FoTriggerParams(Params):
+    entity: str = Field(description="The data entity's public collection name (entity set).",
+                        examples=["CustomersV3"])
+    select: list[str] | None = Field(
+        None, description="Fields to return (the key and the date field are always added).",
+        examples=[["CustomerAccount", "OrganizationName"]])
+    filter: str | None = Field(None, description="Extra OData $filter, ANDed with the "
+                               "trigger's own.", examples=["CustomerGroupId eq '10'"])
+    since: str = Field(
+        "now", description="Where a new recipe starts: now, beginning, or an ISO date.",
+        examples=["now", "beginning", "2024-01-01T00:00:00Z"])
+    data_area: str | None = Field(
+        None, description="Company (dataAreaId) to read; default: the connection's.",
+        examples=["usmf"])
+    cross_company: bool | None = Field(
+        None, description="Read every company; default: the connection's setting.",
+        examples=[True])
+    batch_size: int = Field(1, ge=1, le=1000, description="Records per job (1: one per job).")
+    page_size: int = Field(1000, ge=1, le=MAX_PAGE_SIZE, description="Rows per request.")
+    lookback: Duration = Field(300.0, description="How far back late commits are looked for.",
+                               examples=["5m"])
+    safety_lag: Duration = Field(2.0, description="The watermark stays this far behind the "
+                                 "service's clock.", examples=["2s"])
+
+    @field_validator("entity")
+    @classmethod
+    def _entity_name(cls, value: str) -> str:
+        return odata.path_segment(value)
+
+    @field_validator("select")
+    @classmethod
+    def _fields(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [odata.identifier(c) for c in value]
+
+    @field_validator("since")
+    @classmethod
+    def _since(cls, value: str) -> str:
+        if value not in ("now", "beginning"):
+            odata.parse_datetime(value)  # ValueError names the bad value
+        return value
+
+
+class NewOrUpdatedRecordParams(FoTriggerParams):
+    date_field: str = Field("ModifiedDateTime", description="The entity's change-date field.",
+                            examples=["ModifiedDateTime", "modifiedDateTime1"])
+
+
+class NewRecordParams(FoTriggerParams):
+    date_field: str = Field("CreatedDateTime", description="The entity's created-date field.",
+                            examples=["CreatedDateTime", "CreatedDateTime1"])
+
+
+AnyParams = NewOrUpdatedRecordParams | NewRecordParams
+
+
+@dataclass(frozen=True)
+class DateTrigger:
+    """What differs between the two triggers: the field's role and the event kind."""
+
+    purpose: str  # "change-date" | "created-date", for error messages
+    kind: Callable[[dict[str, Any], str, str | None], str]  # (row, date field, created field)
+
+
+def created_or_updated(row: dict[str, Any], date_field: str, created: str | None) -> str:
+    if created is None or created == date_field:
+        return "upsert"  # the entity has no created-date field to tell
+    stamp = row.get(created)
+    return "created" if stamp is not None and str(stamp)[:19] == str(row[date_field])[:19] \
+        else "updated"
+
+
+NEW = DateTrigger("created-date", lambda row, field, created: "created")
+NEW_OR_UPDATED = DateTrigger("change-date", created_or_updated)
+
+
+def identity(info: EntityInfo, row: Mapping[str, Any], date_field: str) -> str:
+    """``usmf|US-001@2024-05-01T10:41:03``: the key and the date's second."""
+    key = "|".join(str(row.get(k)) for k in info.key)
+    return f"{key}@{str(row[date_field])[:19]}"
+
+
+def created_field(info: EntityInfo) -> str | None:
+    """The entity's created-date field, by name (F&O has no annotation for it)."""
+    return next((f for f in info.date_fields if f.lower().startswith("created")), None)
+
+
+def after_row(order: list[str], row: Mapping[str, Any], date_field: str) -> str:
+    """``$filter`` for rows strictly after ``row`` in the order (date, key fields…)."""
+    field, rest = order[0], order[1:]
+    value = row[field]
+    text = odata.datetime_literal(value) if field == date_field else odata.literal(value)
+    beyond = f"{field} gt {text}"
+    if not rest:
+        return beyond
+    # ge+le, not eq: F&O reads '*' in an eq string literal as a wildcard (reference §9).
+    same = f"{field} eq {text}" if field == date_field else f"{field} ge {text} and " \
+        f"{field} le {text}"
+    return f"{beyond} or ({same} and ({after_row(rest, row, date_field)}))"
+
+
+@dataclass
+class PageQuery:
+    """The query options of every page of one poll."""
+
+    info: EntityInfo
+    params: AnyParams
+    scope: CompanyScope
+    lower: str | None  # inclusive lower bound (second), None: everything
+
+    @property
+    def order(self) -> list[str]:
+        return [self.params.date_field, *self.info.key]
+
+    def options(self, after: Mapping[str, Any] | None) -> dict[str, str | int]:
+        date_field = self.params.date_field
+        company_params, company_filter = read_options(self.scope, self.info)
+        bound = None if self.lower is None else \
+            f"{date_field} ge {odata.datetime_literal(self.lower + 'Z')}"
+        keyset = None if after is None else after_row(self.order, after, date_field)
+        options: dict[str, str | int] = {
+            **company_params, "$orderby": ",".join(f"{f} asc" for f in self.order),
+            "$top": self.params.page_size}
+        where = and_filters(bound, company_filter, self.params.filter, keyset)
+        if where:
+            options["$filter"] = where
+        if self.params.select is not None:
+            extra = [f for f in (created_field(self.info),) if f]
+            options["$select"] = ",".join(dict.fromkeys(
+                [*self.params.select, *self.order, *extra]))
+        return options
+
+
+def client_of(ctx: StepContext) -> FoClient:
+    if not isinstance(ctx.connection, FoClient):
+        raise RecipeError("this trigger needs a dynamics_fo connection")
+    return ctx.connection
+
+
+async def _start(client: FoClient, query: PageQuery) -> CursorState:
+    """A new cursor; ``now`` is the service's clock, read from a one-row query's ``Date``."""
+    since = query.params.since
+    if since == "beginning":
+        return CursorState.starting("beginning", None)
+    if since != "now":
+        return CursorState.starting(since, format_second(odata.parse_datetime(since)))
+    options = {**query.options(None), "$top": 1, "$select": ",".join(query.info.key)}
+    response = await client.request("GET", query.info.set_name, params=options)
+    if response.server_time is None:
+        raise FatalError("F&O sent no Date header; cannot tell what 'now' is")
+    return CursorState.starting("now", format_second(response.server_time))
+
+
+async def poll_dates(trigger: DateTrigger, params: AnyParams, cursor: Mapping[str, Any] | None,
+                     ctx: StepContext) -> AsyncIterator[PollPage]:
+    """Pages of events since ``cursor`` (see the module docstring for the contract)."""
+    client = client_of(ctx)
+    info = await entity_info(client, params.entity)
+    info.require_date_field(params.date_field, trigger.purpose)
+    query = PageQuery(info, params, scope_of(client, params.data_area, params.cross_company),
+                      None)
+    if cursor is None:
+        state = await _start(client, query)
+        if params.since == "now":
+            yield PollPage([], state.to_dict())
+            return  # the next poll reads from this instant on
+    else:
+        state = CursorState.from_dict(cursor)
+    query.lower = state.lower_bound(params.lookback)
+    post: str | None = None
+    after: dict[str, Any] | None = None
+    while True:
+        response = await client.request("GET", info.set_name, params=query.options(after))
+        rows = _rows(response.body)
+        if post is None and response.server_time is not None:
+            post = signpost(response.server_time, params.safety_lag)
+        final = len(rows) < params.page_size
+        events, last = _page_events(trigger, info, state, rows, params.date_field)
+        state.end_page(last, post, final, params.lookback)
+        yield PollPage(batch_events(events, params.batch_size), state.to_dict())
+        if final:
+            return
+        after = rows[-1]
+
+
+def _rows(body: Any) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise FatalError("F&O answered a collection query without a value list")
+    return list(body["value"])
+
+
+def _page_events(trigger: DateTrigger, info: EntityInfo, state: CursorState,
+                 rows: list[dict[str, Any]], date_field: str) -> tuple[list[Event], str | None]:
+    events: list[Event] = []
+    last: str | None = None
+    created = created_field(info)
+    for row in rows:
+        last = str(row[date_field])[:19]
+        event_id = identity(info, row, date_field)
+        if state.accept(last, event_id):
+            events.append(Event(event_id, row, trigger.kind(row, date_field, created)))
+    return events, last
+
+
+async def poll_new(params: NewRecordParams, cursor: Mapping[str, Any] | None,
+                   ctx: StepContext) -> AsyncIterator[PollPage]:
+    async for page in poll_dates(NEW, params, cursor, ctx):
+        yield page
+
+
+async def poll_new_or_updated(params: NewOrUpdatedRecordParams,
+                              cursor: Mapping[str, Any] | None,
+                              ctx: StepContext) -> AsyncIterator[PollPage]:
+    async for page in poll_dates(NEW_OR_UPDATED, params, cursor, ctx):
+        yield page
+
+
+NEW_RECORD_SPEC = TriggerSpec(
+    key="dynamics_fo.new_record", params=NewRecordParams, poll=poll_new,
+    summary="Each new record of an F&O data entity (by its created-date field), exactly once.",
+    connection_types=CONNECTION_TYPES)
+
+NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
+    key="dynamics_fo.new_or_updated_record", params=NewOrUpdatedRecordParams,
+    poll=poll_new_or_updated,
+    summary="Each new or changed record of an F&O data entity (by its change-date field), "
+            "exactly once.",
+    connection_types=CONNECTION_TYPES)
+
+TRIGGER_SPECS = (NEW_RECORD_SPEC, NEW_OR_UPDATED_RECORD_SPEC)

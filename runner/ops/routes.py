@@ -1,0 +1,62 @@
+"""Mounting the operations routes on the daemon's listener app.
+
+``/healthz``, ``/readyz``, ``/metrics``, ``/`` and ``/jobs/<id>``; the bearer-token
+middleware when a status token is set; the loop heartbeat and the state store timing run
+while the app runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from runner.engine.engine import Engine
+from runner.ops.auth import token_middleware
+from runner.ops.context import OPS, OpsContext
+from runner.ops.health import healthz, readyz
+from runner.ops.heartbeat import Heartbeat
+from runner.ops.metrics import CONTENT_TYPE, METRICS, Metrics
+from runner.ops.queue import queue_stats
+from runner.ops.status import job_detail, status_page
+from runner.ops.store_timing import time_statements
+
+
+def mount_ops(app: web.Application, engine: Engine, *, status_token: str | None = None,
+              metrics: Metrics = METRICS, heartbeat: Heartbeat | None = None) -> None:
+    """Add the operations routes to ``app`` (before it starts)."""
+    app[OPS] = OpsContext(engine, heartbeat or Heartbeat(metrics=metrics), metrics)
+    app.middlewares.append(token_middleware(status_token))
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/", status_page)
+    app.router.add_get("/jobs/{job_id}", job_detail)
+    app.cleanup_ctx.append(_running)
+
+
+async def _running(app: web.Application) -> AsyncIterator[None]:
+    ops = app[OPS]
+    ops.heartbeat.start()
+    stop_timing = time_statements(ops.engine.store.engine, ops.metrics)
+    yield
+    stop_timing()
+    await ops.heartbeat.stop()
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    ops = request.app[OPS]
+    await sample_queues(ops)
+    return web.Response(body=ops.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+
+async def sample_queues(ops: OpsContext) -> None:
+    """Set queue depth and lag of every loaded recipe (one grouped query per scrape)."""
+    try:
+        stats = await queue_stats(ops.engine.store)
+    except Exception:  # the store is down: /readyz says so; keep the last samples
+        return
+    for name in ops.engine.recipes:
+        queue = stats.get(name)
+        ops.metrics.queue_depth.labels(name).set(queue.pending if queue else 0)
+        ops.metrics.queue_lag.labels(name).set(queue.lag_s if queue else 0.0)

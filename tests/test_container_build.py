@@ -1,0 +1,217 @@
+"""The Dockerfile's install and start steps, performed without a container engine.
+
+Like the builder stage: copy what the Dockerfile copies into a clean source folder and build
+the wheels. Like the final stage: a fresh virtualenv with no pip, the recipe-runner wheel
+installed from those wheels only (no editable install, no test extras, which proves the
+package data and ``__init__.py`` files are complete), the Dockerfile's ``ENV`` with its
+container paths mapped to a temporary folder, then its ``ENTRYPOINT``/``CMD`` started as an
+unprivileged user, and its ``HEALTHCHECK`` command must pass. Slow-ish (~20 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy_support import (
+    DOCKERFILE,
+    PROJECT_ROOT,
+    env_of,
+    exec_form,
+    last,
+    parse_dockerfile,
+    stage_of,
+)
+
+TICK = """\
+name: tick
+trigger:
+  type: schedule
+  every: 1s
+  poll_interval: 0.5s
+actions:
+  - type: log
+    message: "tick from the container"
+"""
+UNREACHABLE_INDEX = ("No matching distribution found", "Could not find a version",
+                     "Failed to establish a new connection", "Network is unreachable",
+                     "Temporary failure in name resolution")
+STARTUP_TIMEOUT_S = 40.0
+
+
+@pytest.fixture
+def world() -> Iterator[Path]:
+    """A temp folder an unprivileged user can traverse (pytest's tmp_path is 0700 root)."""
+    folder = Path(tempfile.mkdtemp(prefix="container-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False,
+                          **kwargs)
+
+
+def build_wheels(world: Path) -> Path:
+    """The builder stage: COPY the listed sources, then ``pip wheel --wheel-dir /wheels .``."""
+    builder = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 0)
+    source = world / "src"
+    source.mkdir()
+    for copy in (i for i in builder if i.keyword == "COPY"):
+        *sources, _destination = copy.args.split()
+        for name in sources:
+            origin = PROJECT_ROOT / name.rstrip("/")
+            if origin.is_dir():
+                shutil.copytree(origin, source / origin.name,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(origin, source / origin.name)
+    assert "pip wheel --wheel-dir /wheels ." in last(builder, "RUN")
+    wheels = world / "wheels"
+    built = run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
+                 "."], cwd=source)
+    if built.returncode != 0 and any(s in built.stderr for s in UNREACHABLE_INDEX):
+        pytest.skip(f"cannot reach PyPI or a local pip cache for the dependencies: "
+                    f"{built.stderr.strip().splitlines()[-1]}")
+    assert built.returncode == 0, built.stderr[-3000:]
+    return wheels
+
+
+def base_python() -> str:
+    """A Python 3.11 the unprivileged user may run (pyenv's under /root is not)."""
+    candidates = [getattr(sys, "_base_executable", sys.executable),
+                  *(shutil.which(f"python3.{sys.version_info.minor}", path=folder)
+                    for folder in ("/usr/local/bin", "/usr/bin"))]
+    for candidate in filter(None, candidates):
+        try:
+            probe = run([candidate, "-c", "import ssl, sqlite3, venv"], **unprivileged())
+        except PermissionError:
+            continue
+        if probe.returncode == 0:
+            return candidate
+    pytest.skip(f"no Python 3.{sys.version_info.minor} that an unprivileged user can run "
+                f"(tried {candidates})")
+
+
+def install(world: Path, wheels: Path) -> Path:
+    """The final stage: a venv without pip; the project wheel from the local wheels only."""
+    final = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
+    install_step = " ".join(i.args for i in final if i.keyword == "RUN")
+    assert "venv --without-pip /opt/recipe-runner" in install_step
+    assert "--no-index --find-links=/wheels /wheels/recipe_runner-*.whl" in install_step
+    venv = world / "opt-recipe-runner"
+    made = run([base_python(), "-m", "venv", "--without-pip", str(venv)])
+    assert made.returncode == 0, made.stderr
+    (wheel,) = wheels.glob("recipe_runner-*.whl")
+    installed = run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
+                     "install", "--quiet", "--no-cache-dir", "--no-index",
+                     f"--find-links={wheels}", str(wheel)])
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return venv
+
+
+def container_env(world: Path, venv: Path, port: int) -> dict[str, str]:
+    """The Dockerfile's ENV with its container paths under ``world``, on a free port."""
+    final = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
+    env = env_of(final)
+    mapping = {"/opt/recipe-runner": str(venv), "/etc/recipe-runner": str(world / "etc"),
+               "/var/lib/recipe-runner": str(world / "state"), "$PATH": "/usr/bin:/bin"}
+    for key, value in env.items():
+        for container_path, here in mapping.items():
+            value = value.replace(container_path, here)
+        env[key] = value
+    assert env["RECIPE_RUNNER_LISTEN"].startswith("127.0.0.1:")
+    env["RECIPE_RUNNER_LISTEN"] = f"127.0.0.1:{port}"
+    env["HOME"] = str(world / "state")
+    return env
+
+
+def prepare_volumes(world: Path, uid: int, gid: int) -> None:
+    """What the final stage's RUN makes, plus a mounted recipe."""
+    (world / "etc" / "recipes").mkdir(parents=True)
+    (world / "etc" / "connections").mkdir()
+    (world / "etc" / "connections" / "connections.yaml").write_text("connections: {}\n")
+    (world / "etc" / "recipes" / "tick.yaml").write_text(TICK)
+    state = world / "state"
+    state.mkdir(mode=0o700)
+    os.chown(state, uid, gid)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unprivileged() -> dict[str, Any]:
+    """Popen arguments that drop root to ``nobody`` (no-op when not root)."""
+    if os.getuid() != 0:
+        return {}
+    nobody = pwd.getpwnam("nobody")
+    return {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+
+
+def wait_healthy(argv: list[str], env: dict[str, str], daemon: subprocess.Popen[bytes],
+                 log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert daemon.poll() is None, f"the daemon exited:\n{log.read_text()[-3000:]}"
+        check = run(argv, env=env, **unprivileged())
+        if check.returncode == 0:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"HEALTHCHECK never passed: {check.stderr}\n{log.read_text()[-3000:]}")
+
+
+@pytest.mark.slow
+def test_wheel_installs_in_a_clean_venv_and_starts_healthy_as_an_unprivileged_user(
+    world: Path,
+) -> None:
+    instructions = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
+    venv = install(world, build_wheels(world))
+    nobody = pwd.getpwnam("nobody")
+    prepare_volumes(world, nobody.pw_uid, nobody.pw_gid)
+    env = container_env(world, venv, free_port())
+    env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
+    entrypoint = exec_form(instructions, "ENTRYPOINT") + exec_form(instructions, "CMD")
+    argv = [shutil.which(entrypoint[0], path=env["PATH"]) or entrypoint[0], *entrypoint[1:]]
+    healthcheck = exec_form(instructions, "HEALTHCHECK")
+    healthcheck[0] = shutil.which(healthcheck[0], path=env["PATH"]) or healthcheck[0]
+    assert argv[0].startswith(str(venv)) and healthcheck[0].startswith(str(venv))
+    workdir = last(instructions, "WORKDIR").replace("/var/lib/recipe-runner",
+                                                    str(world / "state"))
+    log = world / "daemon.log"
+    with log.open("wb") as out:
+        daemon = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out,
+                                  stderr=subprocess.STDOUT, **unprivileged())
+    try:
+        wait_healthy(healthcheck, env, daemon, log)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        returncode = daemon.wait(timeout=20)
+    lines = log.read_text().splitlines()
+    events = [json.loads(line)["event"] for line in lines]  # JSON logs on stdout, only
+    assert "daemon.ready" in events and "recipe.loaded" in events
+    assert events[-1] == "daemon.stopped"
+    assert returncode == 0
+    assert (world / "state" / "recipe-runner.db").stat().st_uid == nobody.pw_uid
+    site = run([str(venv / "bin" / "python"), "-c", "import pip"])
+    assert site.returncode != 0, "the final image must not ship pip"
+    dev = run([str(venv / "bin" / "python"), "-c", "import pytest"])
+    assert dev.returncode != 0, "the final image must not ship test extras"
