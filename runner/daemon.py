@@ -44,7 +44,6 @@ from runner.tokens import TokenManager, key_file_for, load_fernet
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 PUSHED_TRIGGERS = frozenset({"http.webhook"})
-RECHECK_INTERVAL_S = 60.0  # how often a broken connection is tried again (cheap)
 
 
 class Daemon:
@@ -210,7 +209,8 @@ class Daemon:
         interval_s = self.tokens.settings.keep_alive_interval_s
         self.scheduler.add_job(self.tokens.keep_alive, "interval", seconds=interval_s,
                                id="tokens:keep-alive", coalesce=True, max_instances=1)
-        self.scheduler.add_job(self.tokens.recheck, "interval", seconds=RECHECK_INTERVAL_S,
+        self.scheduler.add_job(self.tokens.recheck, "interval",
+                               seconds=self.settings.token_recheck_s,
                                id="tokens:recheck", coalesce=True, max_instances=1)
 
     # -- configuration -----------------------------------------------------------------

@@ -28,6 +28,7 @@ class Settings:
     log_level: str = "info"
     burst: bool = False  # poll every recipe once, run every job, exit
     listen: str = "127.0.0.1:9464"  # health, metrics, status page, webhooks; "off" disables
+    token_recheck_s: float = 60.0  # how often a connection that needs a person is retried
     # Required by the status page and /metrics, and to listen beyond loopback; never shown.
     status_token: str | None = field(default=None, repr=False)
 
@@ -45,6 +46,7 @@ class Settings:
             ("claim_ttl_s", "CLAIM_TTL_S", float), ("grace_s", "GRACE_S", float),
             ("log_format", "LOG_FORMAT", str), ("log_level", "LOG_LEVEL", str),
             ("listen", "LISTEN", str), ("status_token", "STATUS_TOKEN", str),
+            ("token_recheck_s", "TOKEN_RECHECK_S", float),
         ):
             raw = env(name)
             if raw:
