@@ -43,7 +43,7 @@ async def test_reload_keeps_last_good_and_applies_fixes(tmp_path: Path) -> None:
     (recipes / "tick.yaml").write_text(TICK.replace("GREETING", "hello"))
     (recipes / "broken.yaml").write_text("name: broken\ntrigger: {type: nope}\nactions: []\n")
     settings = Settings(recipes=[recipes], state_url=f"sqlite:///{tmp_path / 's.db'}",
-                        reload_check_s=0.1, grace_s=2, worker_id="w1")
+                        reload_check_s=0.1, grace_s=2, worker_id="w1", listen="off")
     daemon = Daemon(settings)
     with capture_logs(processors=[merge_contextvars]) as logs:
         task = asyncio.create_task(daemon.run())
