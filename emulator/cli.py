@@ -20,13 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-dir", type=Path, default=default_tls_dir(),
                         help="where the test CA and server certificate are kept")
     parser.add_argument("--no-tls", action="store_true", help="plain HTTP (msal will refuse it)")
-    parser.add_argument("--log-requests", action="store_true", help="print one line per request")
+    parser.add_argument("--quiet", action="store_true",
+                        help="do not print a line per request (printed by default)")
 
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
         host=args.host, port=args.port, tls=not args.no_tls, tls_dir=args.tls_dir,
-        db_path=args.db, seed_path=args.seed, log_requests=args.log_requests,
+        db_path=args.db, seed_path=args.seed, log_requests=not args.quiet,
     )
 
 
