@@ -1,6 +1,7 @@
-"""``make demo`` / ``recipe-runner demo``: the emulator (Dataverse, Entra ID) with the demo
-tenant and a traffic generator, and the daemon running the sample recipes in ``recipes/``
-against it, so a newcomer sees jobs flow with no Microsoft account."""
+"""``make demo`` / ``recipe-runner demo``: the emulator (Dataverse, Finance & Operations,
+Entra ID) with the demo tenant and a traffic generator, and the daemon running the sample
+recipes in ``recipes/`` against it (connections in ``demo/connections.yaml``: ``crm``, ``fo``
+in company ``usmf``, ``hooks``), so a newcomer sees jobs flow with no Microsoft account."""
 
 from __future__ import annotations
 

@@ -8,8 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from emulator import EmulatorConfig, RunningEmulator, running_emulator
+from tests.engine_support import Endpoint
 
 POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB = "127.0.0.1", 5432, "test"
 
@@ -25,6 +28,17 @@ async def emulator(tls_dir: Path) -> AsyncIterator[RunningEmulator]:
     """A fresh emulator (empty in-memory database) on a free loopback port, over HTTPS."""
     async with running_emulator(EmulatorConfig(port=0, tls_dir=tls_dir)) as emu:
         yield emu
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[Endpoint]:
+    """A local HTTP endpoint that records what recipes post to it (see ``Endpoint``)."""
+    ep = Endpoint()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", ep.handle)
+    async with TestServer(app) as server:
+        ep.url = str(server.make_url("/hook"))
+        yield ep
 
 
 def _postgres_reachable() -> bool:

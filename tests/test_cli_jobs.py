@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from runner.cli import main
@@ -28,16 +26,6 @@ def quiet_engine() -> Iterator[None]:
     """The engine's log lines would mix with the CLI output the tests read."""
     with capture_logs():
         yield
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[Endpoint]:
-    ep = Endpoint()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", ep.handle)
-    async with TestServer(app) as server:
-        ep.url = str(server.make_url("/hook"))
-        yield ep
 
 
 def relay_recipe(endpoint: Endpoint, records: list[dict[str, Any]]) -> str:

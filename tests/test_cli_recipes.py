@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from structlog.testing import capture_logs
 
 from runner import cli_recipes
@@ -26,16 +24,6 @@ from tests.engine_support import Endpoint, build_engine, make_registry
 def quiet_engine() -> Iterator[None]:
     with capture_logs():
         yield
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[Endpoint]:
-    ep = Endpoint()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", ep.handle)
-    async with TestServer(app) as server:
-        ep.url = str(server.make_url("/hook"))
-        yield ep
 
 
 def relay_text(endpoint: Endpoint, ids: list[str]) -> str:

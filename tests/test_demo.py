@@ -1,10 +1,12 @@
 """``recipe-runner demo`` (what ``make demo`` runs) starts the emulator, generates traffic and
-runs the sample recipes until it stops cleanly; the recipes in recipes/ all validate."""
+runs the sample recipes until it stops cleanly, the F&O one included (new ``usmf`` customers
+become Dataverse accounts); the recipes in recipes/ all validate."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -13,6 +15,9 @@ from runner.recipes import load_recipes
 from tests.daemon_support import daemon_env
 
 ROOT = Path(__file__).resolve().parents[1]
+GUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# The log step of recipes/fo-customer-to-account.yaml, for a customer the generator made.
+FO_ACCOUNT_LOG = re.compile(rf"F&O customer usmf/US-D\d{{4}} -> account {GUID} \(created\)")
 
 
 def test_sample_recipes_are_valid() -> None:
@@ -33,5 +38,10 @@ async def test_demo_runs_sample_recipes_and_stops_cleanly(tmp_path: Path) -> Non
     done = {(e["recipe"], e["outcome"]) for e in events if e["event"] == "job.finished"}
     assert ("contact-followup", "succeeded") in done
     assert ("opportunity-won", "succeeded") in done
+    assert ("fo-customer-to-account", "succeeded") in done
+    assert any(e["event"] == "token.refreshed" and e.get("connection") == "fo" for e in events)
+    fo_logs = [e["message"] for e in events
+               if e["event"] == "recipe.log" and e["recipe"] == "fo-customer-to-account"]
+    assert fo_logs and all(FO_ACCOUNT_LOG.fullmatch(m) for m in fo_logs), fo_logs
     assert not [e for e in events if e["event"] == "job.finished" and e["outcome"] == "failed"]
     assert events[-1]["event"] == "daemon.stopped"

@@ -4,27 +4,13 @@ order against a real local HTTP endpoint, results and failures are recorded."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from runner.store import JobStatus, StepStatus, Store
 from tests.engine_support import Endpoint, build_engine
-
-
-@pytest.fixture
-async def endpoint() -> AsyncIterator[Endpoint]:
-    ep = Endpoint()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", ep.handle)
-    async with TestServer(app) as server:
-        ep.url = str(server.make_url("/hook"))
-        yield ep
 
 
 def recipe(endpoint: Endpoint, records: list[dict[str, object]], extra: str = "",

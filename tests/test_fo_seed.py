@@ -70,3 +70,35 @@ async def test_seed_entity_problems_are_reported_together(emulator: RunningEmula
     assert "key field 'Other' is not a field" in message
     assert "unknown enum 'Nope'" in message
     assert "'When' must be a datetime field" in message
+
+
+ROWID_SEED = """
+fo_entities:
+  - name: LedgerLines
+    key: [RowId]
+    fields: {RowId: string, _rowid_: int, oid: int, Amount: real, Modified: datetime}
+    change_date_field: Modified
+fo_rows:
+  LedgerLines:
+    - {dataAreaId: usmf, RowId: "B-2", _rowid_: 7, oid: 8, Amount: 2.5}
+    - {dataAreaId: usmf, RowId: "A-1", _rowid_: 9, oid: 10, Amount: 1.5}
+"""
+
+
+async def test_fields_named_like_sqlite_row_ids_are_ordinary_fields(
+        emulator: RunningEmulator) -> None:
+    apply_seed(emulator.state, yaml.safe_load(ROWID_SEED))
+    line = "LedgerLines(dataAreaId='usmf',RowId='A-1')"
+    async with fo_api(emulator) as api:
+        created = await api.post("LedgerLines", {"RowId": "C-3", "_rowid_": 1, "oid": 2})
+        patched = await api.patch(line, {"Amount": 4.0})
+        one = await api.get(line)
+        page = await api.get("LedgerLines?$filter=_rowid_ gt 5&$orderby=RowId desc")
+        deleted = await api.delete("LedgerLines(dataAreaId='usmf',RowId='B-2')")
+        rows = await api.rows("LedgerLines")
+    assert created.status == 201, created.text
+    assert patched.status == 204, patched.text
+    assert (one.json["RowId"], one.json["_rowid_"], one.json["Amount"]) == ("A-1", 9, 4.0)
+    assert [r["RowId"] for r in page.json["value"]] == ["B-2", "A-1"]
+    assert deleted.status == 204
+    assert [(r["RowId"], r["oid"]) for r in rows] == [("A-1", 10), ("C-3", 2)]

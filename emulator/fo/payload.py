@@ -115,7 +115,8 @@ def json_sql(entity: Entity, alias: str, names: tuple[str, ...] | None = None) -
     SQLite's function-argument limit.
     """
     chosen = [f for f in entity.fields if names is None or f.name in names]
-    pieces = [f"""'{{"@odata.etag":' || json_quote({alias}._etag)"""]
+    # The storage's ETAG column, spelled out: storage imports this module.
+    pieces = [f"""'{{"@odata.etag":' || json_quote({alias}."$etag")"""]
     for entity_field in chosen:
         pieces.append(f"'{',' + json.dumps(entity_field.name)}:' || "
                       f"{value_sql(entity_field, alias)}")

@@ -23,7 +23,7 @@ from emulator.fo.environment import FoEnvironment
 from emulator.fo.filters import filter_sql
 from emulator.fo.payload import Value, json_sql
 from emulator.fo.query import QueryOptions
-from emulator.fo.storage import ALIAS
+from emulator.fo.storage import ALIAS, ETAG, JSON, ROW_ID
 
 MAX_PAGE_SIZE = 10_000
 _MAX_PAGE_PREFERENCE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)", re.I)
@@ -74,7 +74,7 @@ def list_page(env: FoEnvironment, call: FoCall, entity: Entity,
     size, applied = page_size(call)
     wanted = size if options.top is None else min(size, options.top)
     clause = where(env, entity, options)
-    row_json = f"{ALIAS}._json" if options.select is None else json_sql(
+    row_json = f"{ALIAS}.{JSON}" if options.select is None else json_sql(
         entity, ALIAS, options.select)
     rows = env.storage.db.execute(
         f"SELECT {row_json} FROM {entity.sql_table} AS {ALIAS} WHERE {clause.sql} "
@@ -111,16 +111,15 @@ def find(env: FoEnvironment, entity: Entity, key: dict[str, Value],
     if (entity.company_specific and not cross_company
             and str(key[DATA_AREA]).lower() != env.default_company.lower()):
         return None
-    row = env.storage.find(entity, key)
-    return None if row is None else int(row["rowid"])
+    return env.storage.find_rowid(entity, key)
 
 
 def read_one(env: FoEnvironment, call: FoCall, entity: Entity, rowid: int,
              options: QueryOptions) -> FoResponse:
-    row_json = f"{ALIAS}._json" if options.select is None else json_sql(
+    row_json = f"{ALIAS}.{JSON}" if options.select is None else json_sql(
         entity, ALIAS, options.select)
-    row = env.storage.db.execute(f"SELECT {row_json}, _etag FROM {entity.sql_table} AS {ALIAS} "
-                                 "WHERE rowid = ?", (rowid,)).fetchone()
+    row = env.storage.db.execute(f"SELECT {row_json}, {ETAG} FROM {entity.sql_table} AS {ALIAS} "
+                                 f"WHERE {ROW_ID} = ?", (rowid,)).fetchone()
     if row is None:
         raise errors.not_found(entity.set_name)
     context = (f"{call.service_root}/$metadata#{entity.set_name}{options.context_suffix()}"

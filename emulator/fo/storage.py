@@ -3,9 +3,13 @@
 One SQLite table per entity (``fo_<set>``), one column per field named like the field;
 strings and enums compare case-insensitively (``COLLATE NOCASE``) as SQL Server does for
 F&O; a unique index over the key columns makes the key the identity. Each row keeps its
-rendered JSON in ``_json`` (refreshed by every write) so a page of whole rows is a column
-scan, and its ETag in ``_etag``: ``W/"<base64 of '0,<version>'>"`` as F&O shows them
+rendered JSON in ``$json`` (refreshed by every write) so a page of whole rows is a column
+scan, and its ETag in ``$etag``: ``W/"<base64 of '0,<version>'>"`` as F&O shows them
 (reference §9), from one version counter per environment.
+
+Bookkeeping columns start with ``$``, which no OData identifier (so no field) can, and the
+row id is the explicit ``$rowid`` column: SQLite's implicit ``rowid``/``oid``/``_rowid_``
+names mean a field's column once a field is called that (a seed field ``RowId`` did).
 """
 
 from __future__ import annotations
@@ -29,11 +33,16 @@ _SQL_TYPES = {
     FieldType.DATETIME: "INTEGER",
 }
 ALIAS = "t"
+# Quoted SQL identifiers of the bookkeeping columns (see the module docstring).
+ROW_ID = '"$rowid"'
+ETAG = '"$etag"'
+JSON = '"$json"'
 
 
 def table_ddl(entity: Entity) -> list[str]:
-    columns = [f'"{f.name}" {_SQL_TYPES[f.type]} NOT NULL' for f in entity.fields]
-    columns += ["_etag TEXT NOT NULL", "_json TEXT"]
+    columns = [f"{ROW_ID} INTEGER PRIMARY KEY"]
+    columns += [f'"{f.name}" {_SQL_TYPES[f.type]} NOT NULL' for f in entity.fields]
+    columns += [f"{ETAG} TEXT NOT NULL", f"{JSON} TEXT"]
     name = entity.sql_table
     keys = ", ".join(f'"{k}"' for k in entity.key)
     statements = [f"CREATE TABLE IF NOT EXISTS {name} ({', '.join(columns)})",
@@ -69,42 +78,47 @@ class FoStore:
         tuples = [(*(row[n] for n in names), etag(next(self._versions))) for row in rows]
         with self.store.transaction() as db, _duplicates(entity):
             first = self._next_rowid(entity)
-            db.executemany(f"INSERT INTO {entity.sql_table} ({columns}, _etag) "
+            db.executemany(f"INSERT INTO {entity.sql_table} ({columns}, {ETAG}) "
                            f"VALUES ({marks})", tuples)
-            self._render(entity, "rowid >= ?", [first])
+            self._render(entity, f"{ROW_ID} >= ?", [first])
         return len(tuples)
 
     def insert(self, entity: Entity, row: Mapping[str, Value]) -> int:
-        """Insert one complete row; returns its rowid."""
+        """Insert one complete row; returns its row id."""
         self.insert_many(entity, [row])
-        return int(self.db.execute(f"SELECT max(rowid) FROM {entity.sql_table}").fetchone()[0])
+        return self._next_rowid(entity) - 1
 
     def update(self, entity: Entity, rowid: int, values: Mapping[str, Value]) -> None:
         sets = ", ".join(f'"{name}" = ?' for name in values)
         with self.store.transaction() as db, _duplicates(entity):
-            db.execute(f"UPDATE {entity.sql_table} SET {sets}, _etag = ? WHERE rowid = ?",
+            db.execute(f"UPDATE {entity.sql_table} SET {sets}, {ETAG} = ? WHERE {ROW_ID} = ?",
                        [*values.values(), etag(next(self._versions)), rowid])
-            self._render(entity, "rowid = ?", [rowid])
+            self._render(entity, f"{ROW_ID} = ?", [rowid])
 
     def delete(self, entity: Entity, rowid: int) -> None:
-        self.db.execute(f"DELETE FROM {entity.sql_table} WHERE rowid = ?", (rowid,))
+        self.db.execute(f"DELETE FROM {entity.sql_table} WHERE {ROW_ID} = ?", (rowid,))
 
     def find(self, entity: Entity, key: Mapping[str, Value]) -> sqlite3.Row | None:
-        """The row whose key columns equal ``key``, with its ``rowid``."""
+        """The row whose key columns equal ``key`` (its row id under ``"$rowid"``)."""
         where = " AND ".join(f'"{name}" = ?' for name in key)
-        return self.db.execute(f"SELECT rowid, * FROM {entity.sql_table} WHERE {where}",
+        return self.db.execute(f"SELECT * FROM {entity.sql_table} WHERE {where}",
                                list(key.values())).fetchone()
 
+    def find_rowid(self, entity: Entity, key: Mapping[str, Value]) -> int | None:
+        """The row id of the row whose key columns equal ``key``."""
+        row = self.find(entity, key)
+        return None if row is None else int(row["$rowid"])
+
     def fetch(self, entity: Entity, rowid: int) -> sqlite3.Row | None:
-        return self.db.execute(f"SELECT rowid, * FROM {entity.sql_table} WHERE rowid = ?",
+        return self.db.execute(f"SELECT * FROM {entity.sql_table} WHERE {ROW_ID} = ?",
                                (rowid,)).fetchone()
 
     def _next_rowid(self, entity: Entity) -> int:
-        last = self.db.execute(f"SELECT max(rowid) FROM {entity.sql_table}").fetchone()[0]
+        last = self.db.execute(f"SELECT max({ROW_ID}) FROM {entity.sql_table}").fetchone()[0]
         return int(last or 0) + 1
 
     def _render(self, entity: Entity, where: str, params: Sequence[Value]) -> None:
-        self.db.execute(f"UPDATE {entity.sql_table} AS {ALIAS} SET _json = "
+        self.db.execute(f"UPDATE {entity.sql_table} AS {ALIAS} SET {JSON} = "
                         f"{json_sql(entity, ALIAS)} WHERE {where}", list(params))
 
 
