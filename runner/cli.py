@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from emulator import cli as emulator_cli
 from runner import cli_connections, cli_jobs, cli_recipes, cli_run, cli_schema, docs
 from runner.demo import demo as demo_main
+from runner.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,8 +41,14 @@ def run_demo(args: argparse.Namespace) -> int:
     return asyncio.run(demo_main(args.seconds, args.port))
 
 
+# Commands whose stdout is their own output log to stderr.
+LOGS_TO_STDOUT = frozenset({"run", "demo", "emulator"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command not in LOGS_TO_STDOUT or getattr(args, "dry_run", False):
+        configure_logging(stream=sys.stderr)
     if args.command == "run":
         return cli_run.run(args)
     if args.command == "validate":

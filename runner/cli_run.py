@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
 
+from connectors.base import Registry
 from connectors.catalog import default_registry
 from runner import dry_run
-from runner.config import ConfigError, Problem
-from runner.connections import load_connections
+from runner.config import ConfigError, Problem, sort_problems
+from runner.connections import ConnectionsFile, load_connections
 from runner.daemon import run_daemon
-from runner.recipes import load_recipes
+from runner.logs import configure_logging
+from runner.recipes import LoadedRecipes, load_recipes
+from runner.recipes.online import check_online
 from runner.settings import Settings
 
 
@@ -48,28 +52,57 @@ def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", type=Path, help="recipe files or directories")
     parser.add_argument("--connections", type=Path, help="connections file to check as well")
     parser.add_argument("--json", action="store_true", help="problems as JSON")
+    parser.add_argument("--online", action="store_true",
+                        help="also check tables, columns, keys and labels against the live "
+                             "environments (needs the connections and their tokens)")
+    parser.add_argument("--state", help="with --online: the state store holding token caches "
+                        "(default $RECIPE_RUNNER_STATE or sqlite:///state/recipe-runner.db)")
 
 
 def validate(args: argparse.Namespace) -> int:
     """Print every problem of the recipes (and connections); exit 1 if there is any error."""
-    settings = Settings.from_env(connections=args.connections)
+    settings = Settings.from_env(connections=args.connections, state_url=args.state)
     problems: list[Problem] = []
-    types: dict[str, str] | None = None
+    conns: ConnectionsFile | None = None
     if settings.connections is not None:
         try:
             conns = load_connections(settings.connections)
-            types = {name: c.type for name, c in conns.connections.items()}
         except ConfigError as exc:
             problems.extend(exc.problems)
-    loaded = load_recipes(args.paths or settings.recipes, default_registry(), types)
+    types = {name: c.type for name, c in conns.connections.items()} if conns else None
+    registry = default_registry()
+    loaded = load_recipes(args.paths or settings.recipes, registry, types)
     problems.extend(loaded.problems)
-    if args.json:
+    if args.online:
+        problems.extend(_online_problems(loaded, registry, conns, settings))
+    _print_problems(problems, loaded, args.json)
+    return 1 if any(p.is_error for p in problems) else 0
+
+
+def _online_problems(loaded: LoadedRecipes, registry: Registry, conns: ConnectionsFile | None,
+                     settings: Settings) -> list[Problem]:
+    if conns is None or settings.connections is None:
+        if settings.connections is not None:
+            return []  # the connections file's own problems are reported already
+        return [Problem("--online", None, None, (), "needs a connections file "
+                        "(--connections or RECIPE_RUNNER_CONNECTIONS)")]
+    # The problems are the output; the token layer's log lines would only repeat them.
+    configure_logging("console", "critical")
+    found = asyncio.run(check_online(loaded.recipes.values(), registry, conns,
+                                     settings.connections, settings.state_url))
+    return sort_problems(found)
+
+
+def _print_problems(problems: list[Problem], loaded: LoadedRecipes, as_json: bool) -> None:
+    if as_json:
         print(json.dumps([{"file": p.file, "line": p.line, "column": p.column,
                            "path": list(p.path), "message": p.message,
                            "severity": p.severity} for p in problems], indent=2))
-    else:
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(loaded.recipes)} recipe(s) valid, "
-              f"{len(loaded.broken_files)} with problems", file=sys.stderr)
-    return 1 if any(p.is_error for p in problems) else 0
+        return
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    failed = {p.file for p in problems if p.is_error}
+    valid = [r for r in loaded.recipes.values() if r.file not in failed]
+    print(f"{len(valid)} recipe(s) valid, "
+          f"{len(loaded.recipes) - len(valid) + len(loaded.broken_files)} with problems",
+          file=sys.stderr)

@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from connectors.base import Registry
 from connectors.catalog import default_registry
 from runner.config import ConfigError
-from runner.connections import ConnectionsFile, DynamicsConnectionBase, load_connections
+from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine
 from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
@@ -36,11 +36,11 @@ from runner.logs import REDACTOR, configure_logging
 from runner.ops import listen_problem
 from runner.recipes import LoadedRecipes, Recipe, load_recipes
 from runner.recipes.loader import recipe_files
-from runner.runtime import ConnectionPool, secret_values
+from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
 from runner.store import ConnectionStatus, Store
 from runner.systemd import SystemdNotifier
-from runner.tokens import TokenManager, key_file_for, load_fernet
+from runner.tokens import TokenManager
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 PUSHED_TRIGGERS = frozenset({"http.webhook"})
@@ -171,12 +171,9 @@ class Daemon:
     # -- connections and their tokens -----------------------------------------------------
 
     async def _start_tokens(self, store: Store) -> TokenManager | None:
-        if self.connections is None or not any(
-            isinstance(c, DynamicsConnectionBase) for c in self.connections.connections.values()
-        ):
+        manager = token_manager_for(self.connections, store, self.settings.state_url)
+        if manager is None:
             return None
-        fernet = load_fernet(key_file_for(self.settings.state_url))
-        manager = TokenManager(self.connections, store, fernet)
         manager.subscribe(self._on_connection_state)
         await manager.start()
         return manager

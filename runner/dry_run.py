@@ -38,7 +38,7 @@ from runner.engine.poller import event_payload
 from runner.output import indented, pretty_json, print_json
 from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
-from runner.runtime import ConnectionPool
+from runner.runtime import ConnectionPool, needs_tokens, token_manager_for
 from runner.store import Store
 from runner.templates import TemplateRenderError, has_template, render_value
 
@@ -321,12 +321,22 @@ async def _command(args: argparse.Namespace, registry: Registry) -> int:
     for problem in loaded.errors:
         warn(f"left out: {problem}")
     recipes = sorted(loaded.recipes.values(), key=lambda recipe: recipe.name)
-    store = await open_store_for_reading(settings.state_url)
-    pool = ConnectionPool(connections)
+    # OAuth connections need the token cache, and a refresh may rotate the refresh token,
+    # which must be saved: then the store is opened for writing (tokens only; no jobs).
+    if needs_tokens(connections):
+        store: Store | None = await Store.open(settings.state_url)
+    else:
+        store = await open_store_for_reading(settings.state_url)
+    tokens = token_manager_for(connections, store, settings.state_url) if store else None
+    if tokens is not None:
+        await tokens.start()
+    pool = ConnectionPool(connections, tokens)
     try:
         previews = await dry_run(recipes, registry, store, pool, max(args.limit, 1))
     finally:
         await pool.close()
+        if tokens is not None:
+            tokens.close()
         if store is not None:
             await store.close()
     redactor = redactor_for(connections)

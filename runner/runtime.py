@@ -1,5 +1,5 @@
 """Connections at run time: turning each configured connection into the client object its
-connector uses (an ``HttpClient`` for ``http``; Dataverse and F&O clients as they land)."""
+connector uses (``HttpClient``, ``DataverseClient``, ``FoClient``), and their token manager."""
 
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from connectors.http import HttpClient
 from runner.connections import (
     ConnectionsFile,
     Dynamics365Connection,
+    DynamicsConnectionBase,
     DynamicsFoConnection,
     HttpConnection,
 )
 from runner.ops.metrics import METRICS
-from runner.tokens import TokenManager
+from runner.store import Store
+from runner.tokens import TokenManager, key_file_for, load_fernet
 
 
 def http_auth_headers(conn: HttpConnection) -> dict[str, str]:
@@ -44,6 +46,21 @@ def secret_values(connections: ConnectionsFile | None) -> list[str]:
             if secret is not None:
                 values.append(secret.get_secret_value())
     return values
+
+
+def needs_tokens(connections: ConnectionsFile | None) -> bool:
+    """Whether any connection signs in with OAuth (Dataverse or F&O)."""
+    return connections is not None and any(
+        isinstance(conn, DynamicsConnectionBase) for conn in connections.connections.values())
+
+
+def token_manager_for(connections: ConnectionsFile | None, store: Store,
+                      state_url: str) -> TokenManager | None:
+    """A token manager over ``store`` (not started: subscribe first, then ``start()``), or
+    None when no connection needs one. The cache key lives beside the state."""
+    if connections is None or not needs_tokens(connections):
+        return None
+    return TokenManager(connections, store, load_fernet(key_file_for(state_url)))
 
 
 class ConnectionPool:

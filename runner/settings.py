@@ -29,7 +29,8 @@ class Settings:
     burst: bool = False  # poll every recipe once, run every job, exit
     listen: str = "127.0.0.1:9464"  # health, metrics, status page, webhooks; "off" disables
     token_recheck_s: float = 60.0  # how often a connection that needs a person is retried
-    # Required by the status page and /metrics, and to listen beyond loopback; never shown.
+    # Bearer token for the status page and /metrics (open on loopback when unset); required
+    # to listen beyond loopback. Never shown.
     status_token: str | None = field(default=None, repr=False)
 
     @classmethod

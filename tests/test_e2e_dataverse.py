@@ -3,6 +3,7 @@ becomes exactly one job whose steps reach their targets; a second run adds nothi
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -60,3 +61,19 @@ async def test_each_record_becomes_one_job_and_a_rerun_adds_none(
     assert second.returncode == 0, second.stderr
     assert len(await received(emulator)) == 120
     assert not [e for e in second.events() if e["event"] == "job.finished"]
+
+
+async def test_dry_run_renders_dataverse_steps_without_writing(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    args = await prepare(emulator, tmp_path, {"relay": relay_recipe()})
+    async with emulator.client_session() as http:
+        row = {"firstname": "Dry", "lastname": "Run", "modifiedon": iso(time.time() - 600)}
+        await insert_rows(http, emulator, "contact", [row])
+    run = await run_daemon(*args, "--dry-run", "--json")
+    assert run.returncode == 0, run.stderr
+    (preview,) = json.loads(run.stdout)  # logs went to stderr
+    (event,) = preview["events"]
+    post = event["steps"][0]
+    assert post["outcome"] == "run" and post["params"]["json"]["name"] == "Dry Run"
+    assert await received(emulator) == []  # nothing was sent

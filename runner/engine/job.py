@@ -163,9 +163,14 @@ class JobExecution:
             except AuthError as exc:
                 raise Deferred(60.0, f"{step.path}: {exc.message}", step.connection) from None
             except RetryableError as exc:
-                if attempt >= step.retry.attempts:
-                    raise
                 delay_s = _delay(step, attempt, exc.retry_after_s)
+                if attempt >= step.retry.attempts:
+                    if exc.status != 429 or exc.retry_after_s is None:
+                        raise
+                    # Throttled (429 with Retry-After): the step did not fail, the service
+                    # asks us to wait, so the job waits off the worker (bounded by
+                    # MAX_JOB_ATTEMPTS deferrals) instead of failing.
+                    raise Deferred(delay_s, f"{step.path}: {exc.message}") from None
                 if delay_s > self.services.max_inline_wait_s:
                     raise Deferred(delay_s, f"{step.path}: {exc.message}") from None
                 self.services.log.info("job.step.retry", step=step.path, attempt=attempt,

@@ -41,6 +41,14 @@ def normalize_url(url: str) -> str:
     raise ValueError(f"unsupported state store URL scheme: {url.split('://', 1)[0]}://")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for PostgreSQL)."""
+    normalized = normalize_url(url)
+    if not normalized.startswith("sqlite"):
+        return None
+    return Path(normalized.split(":///", 1)[1].split("?", 1)[0])
+
+
 def _refuse_memory(url: str) -> None:
     if url.startswith("sqlite") and url.rstrip("/").endswith((":memory:", "sqlite+aiosqlite:")):
         raise ValueError("the state store needs a SQLite file, not an in-memory database")
