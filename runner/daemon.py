@@ -29,7 +29,7 @@ from connectors.base import Registry
 from connectors.catalog import default_registry
 from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
-from runner.engine.engine import Engine
+from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging
@@ -275,6 +275,7 @@ class Daemon:
         version of a recipe whose file is now broken."""
         assert self.engine is not None and self.scheduler is not None
         self.systemd.reloading()
+        changed_connections = await self._reload_connections()
         loaded = self._load_recipes()
         broken = set(loaded.broken_files)
         current = self.engine.recipes
@@ -287,6 +288,7 @@ class Daemon:
                 new is None
                 or not new.enabled
                 or new.fingerprint != current[name].recipe.fingerprint
+                or connections_used(current[name].recipe) & changed_connections
             ):
                 self._unschedule(name)
                 await self.engine.remove(name, self.settings.grace_s)
@@ -298,14 +300,43 @@ class Daemon:
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
         self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
 
+    async def _reload_connections(self) -> set[str]:
+        """Re-read the connections file; a broken file keeps the last good one. Returns the
+        connections whose settings changed (their recipes restart, their tokens retry)."""
+        assert self.engine is not None
+        path = self.settings.connections
+        if path is None:
+            return set()
+        try:
+            connections = load_connections(path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                self.log.error("config.problem", problem=str(problem))
+            self.log.warning("connections.kept_last_good", file=str(path))
+            return set()
+        REDACTOR.add(secret_values(connections))
+        self.connections = connections
+        if self.tokens is not None:
+            await self.tokens.reload(connections)
+        else:
+            self.tokens = await self._start_tokens(self.engine.store)
+        changed = self.engine.pool.update(connections, self.tokens)
+        if changed:
+            self.log.info("connections.reloaded", changed=sorted(changed))
+        return changed
+
     def _unschedule(self, name: str) -> None:
         assert self.scheduler is not None
         if self.scheduler.get_job(name) is not None:
             self.scheduler.remove_job(name)
 
     def _snapshot(self) -> dict[Path, float]:
+        """Modification times of the recipe files and the connections file."""
+        paths = recipe_files(self.settings.recipes)
+        if self.settings.connections is not None:
+            paths.append(self.settings.connections)
         seen: dict[Path, float] = {}
-        for path in recipe_files(self.settings.recipes):
+        for path in paths:
             try:
                 seen[path] = path.stat().st_mtime
             except OSError:

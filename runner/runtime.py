@@ -79,6 +79,19 @@ class ConnectionPool:
             self._clients[name] = self._build(name)
         return self._clients[name]
 
+    def update(self, connections: ConnectionsFile | None,
+               tokens: TokenManager | None) -> set[str]:
+        """Adopt a re-read connections file; returns the names whose settings changed (or
+        that were added or removed). Their clients are rebuilt on next use; the old ones
+        stay open for steps still using them and are closed with the pool."""
+        old = self.connections.connections if self.connections else {}
+        new = connections.connections if connections else {}
+        changed = {n for n in old.keys() | new.keys() if old.get(n) != new.get(n)}
+        for name in changed:
+            self._clients.pop(name, None)
+        self.connections, self.tokens = connections, tokens
+        return changed
+
     def _session(self, ca_bundle: object = None) -> aiohttp.ClientSession:
         ssl_ctx = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
         session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx, limit=64))

@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,3 +73,35 @@ async def run_daemon(*args: str, timeout_s: float = 15) -> DaemonRun:
                              f"{stdout.decode()[-3000:]}\n{stderr.decode()[-3000:]}") from None
     assert process.returncode is not None
     return DaemonRun(process.returncode, stdout.decode(), stderr.decode())
+
+
+# -- waiting on an in-process daemon's captured log lines ----------------------------
+
+
+async def wait_for(logs: list[dict[str, Any]], check: Callable[[dict[str, Any]], bool],
+                   timeout_s: float = 8.0) -> dict[str, Any]:
+    """The first captured log line for which ``check`` holds, waiting up to ``timeout_s``."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        for entry in logs:
+            if check(entry):
+                return entry
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no matching log line in {[e['event'] for e in logs]}")
+
+
+def finished(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``job.finished`` lines."""
+    return [e for e in logs if e["event"] == "job.finished"]
+
+
+async def until(check: Callable[[], bool], logs: list[dict[str, Any]],
+                timeout_s: float = 15.0) -> None:
+    """Wait until ``check()`` holds; on timeout, fail showing the last log lines."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            seen = [(e["event"], e.get("error") or e.get("reason") or e.get("message"))
+                    for e in logs[-30:]]
+            raise AssertionError(f"timed out; last log lines: {seen}")
+        await asyncio.sleep(0.05)

@@ -22,7 +22,7 @@ from emulator import RunningEmulator
 from runner.daemon import Daemon
 from runner.settings import Settings
 from tests.d365_support import insert_rows, iso
-from tests.test_daemon_reload import wait_for
+from tests.daemon_support import wait_for
 from tests.tokens_support import CLIENT_SECRET, connection, seed_tenant, state_url
 
 MISSING_ID = "00000000-0000-4000-8000-000000000404"

@@ -4,15 +4,14 @@ last good version of a recipe broken by an edit, and stops cleanly."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from runner.daemon import Daemon
 from runner.settings import Settings
+from tests.daemon_support import wait_for
 
 TICK = """\
 name: tick
@@ -24,17 +23,6 @@ actions:
   - type: log
     message: "GREETING {{ trigger.record.fire_time }}"
 """
-
-
-async def wait_for(logs: list[dict[str, Any]], check: Callable[[dict[str, Any]], bool],
-                   timeout_s: float = 8.0) -> dict[str, Any]:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while asyncio.get_running_loop().time() < deadline:
-        for entry in logs:
-            if check(entry):
-                return entry
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no matching log line in {[e['event'] for e in logs]}")
 
 
 async def test_reload_keeps_last_good_and_applies_fixes(tmp_path: Path) -> None:

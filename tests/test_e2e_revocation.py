@@ -8,7 +8,6 @@ import asyncio
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import yaml
 from structlog.contextvars import merge_contextvars
@@ -19,7 +18,7 @@ from emulator.identity.testing import advance_clock, auto_sign_in, revoke_refres
 from runner.daemon import Daemon
 from runner.settings import Settings
 from tests.d365_support import insert_rows, iso
-from tests.test_daemon_reload import wait_for
+from tests.daemon_support import finished, until, wait_for
 from tests.tokens_support import (
     USERNAME,
     connection,
@@ -37,20 +36,6 @@ RECIPE = {
                 "poll_interval": "0.3s"},
     "actions": [{"type": "log", "message": "contact {{ trigger.record.fullname }}"}],
 }
-
-
-def finished(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [e for e in logs if e["event"] == "job.finished"]
-
-
-async def until(check: Any, logs: list[dict[str, Any]], timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            seen = [(e["event"], e.get("error") or e.get("reason") or e.get("message"))
-                    for e in logs[-30:]]
-            raise AssertionError(f"timed out; last log lines: {seen}")
-        await asyncio.sleep(0.05)
 
 
 async def test_revoked_refresh_token_pauses_recipes_and_login_resumes_them(

@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from emulator import RunningEmulator
 from tests.d365_support import fault
+from tests.daemon_support import wait_for
 from tests.ops_support import GHOST, running_daemon, seeded_files
-from tests.test_daemon_reload import wait_for
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

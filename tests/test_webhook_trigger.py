@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from runner.daemon import Daemon
 from runner.settings import Settings
-from tests.test_daemon_reload import wait_for
+from tests.daemon_support import wait_for
 
 RECIPE = """\
 name: inbound
