@@ -48,7 +48,7 @@ LOGS_TO_STDOUT = frozenset({"run", "demo", "emulator"})
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in LOGS_TO_STDOUT or getattr(args, "dry_run", False):
-        configure_logging(stream=sys.stderr)
+        configure_logging(to_stderr=True)
     if args.command == "run":
         return cli_run.run(args)
     if args.command == "validate":

@@ -87,7 +87,7 @@ def _online_problems(loaded: LoadedRecipes, registry: Registry, conns: Connectio
         return [Problem("--online", None, None, (), "needs a connections file "
                         "(--connections or RECIPE_RUNNER_CONNECTIONS)")]
     # The problems are the output; the token layer's log lines would only repeat them.
-    configure_logging("console", "critical")
+    configure_logging("console", "critical", to_stderr=True)
     found = asyncio.run(check_online(loaded.recipes.values(), registry, conns,
                                      settings.connections, settings.state_url))
     return sort_problems(found)

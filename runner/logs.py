@@ -18,11 +18,17 @@ def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
     return REDACTOR.value(event)
 
 
-def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
-    """Logs to ``stream`` (stdout for the daemon; stderr for commands whose stdout is their
-    output): JSON when it is not a terminal, readable console lines when it is."""
-    stream = stream or sys.stdout
-    use_json = fmt == "json" or (fmt == "auto" and not stream.isatty())
+def _stream(name: str) -> TextIO:
+    stream: TextIO = getattr(sys, name)
+    return stream
+
+
+def configure_logging(fmt: str = "auto", level: str = "info", to_stderr: bool = False) -> None:
+    """Logs to stdout (the daemon) or stderr (commands whose stdout is their output): JSON
+    when it is not a terminal, readable console lines when it is. The stream is looked up
+    at each line, so a replaced ``sys.stdout``/``sys.stderr`` is honoured."""
+    name = "stderr" if to_stderr else "stdout"
+    use_json = fmt == "json" or (fmt == "auto" and not _stream(name).isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
     )
@@ -37,6 +43,6 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | N
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.WriteLoggerFactory(stream),
+        logger_factory=lambda *_args: structlog.WriteLogger(_stream(name)),
         cache_logger_on_first_use=False,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -15,6 +16,14 @@ from emulator import EmulatorConfig, RunningEmulator, running_emulator
 from tests.engine_support import Endpoint
 
 POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB = "127.0.0.1", 5432, "test"
+
+
+@pytest.fixture(autouse=True)
+def fresh_logging_config() -> Iterator[None]:
+    """Commands run in-process configure structlog for their process; undo it after each
+    test so one test's log level or stream never leaks into the next."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")
