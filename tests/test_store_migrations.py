@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -117,3 +118,10 @@ def test_store_urls_are_normalised_to_async_drivers(url: str, expected: str) -> 
 def test_unsupported_store_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         normalize_url(url)
+
+
+async def test_open_creates_the_folder_of_a_new_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state' / 'nested' / 'recipe-runner.db'}"
+    async with await Store.open(url) as store:
+        assert await store.load_cursor("r") == (None, 0)
+    assert (tmp_path / "state" / "nested" / "recipe-runner.db").exists()

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
-from runner.store.engine import READ_ONLY, create_store_engine
+from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
 from runner.store.migrations import migrate
 from runner.store.records import (
     CommitResult,
@@ -42,7 +42,11 @@ class Store:
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, clock: Clock = time.time) -> Store:
-        """Connect to ``url`` (see ``engine.normalize_url``) and apply pending migrations."""
+        """Connect to ``url`` (see ``engine.normalize_url``) and apply pending migrations;
+        a SQLite file's folder is created if missing."""
+        database = sqlite_file(url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_store_engine(url, schema=schema)
         try:
             await migrate(engine)
