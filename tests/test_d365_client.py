@@ -118,6 +118,28 @@ async def test_one_429_pauses_every_caller_on_the_connection(emulator: RunningEm
     assert all(_at(r) - _at(throttled) >= 0.9 for r in later)
 
 
+async def test_after_a_pause_one_probe_goes_first_then_the_rest(
+    emulator: RunningEmulator,
+) -> None:
+    """Three 429s in a row cost three requests one second apart, not one per caller."""
+    await _contacts(emulator, 1)
+    await fault(emulator, path="/api/data/*/contacts*", count=3, kind="status", status=429,
+                retry_after_s=1)
+    async with d365_client(emulator) as client:
+        first = asyncio.create_task(client.get_json("contacts"))
+        for _ in range(400):  # until the first 429 has arrived
+            if client.throttle.paused_for_s > 0:
+                break
+            await asyncio.sleep(0.005)
+        bodies = await asyncio.gather(first, *(client.get_json("contacts") for _ in range(5)))
+    assert all(len(body["value"]) == 1 for body in bodies)
+    log = sorted(await request_log(emulator, "/api/data/*/contacts*"), key=_at)
+    assert [r["status"] for r in log] == [429, 429, 429] + [200] * 6
+    starts = [_at(r) for r in log]
+    assert starts[1] - starts[0] >= 0.9 and starts[2] - starts[1] >= 0.9  # single probes
+    assert starts[3] - starts[2] >= 0.9 and min(starts[4:]) >= starts[3]  # then the rest
+
+
 async def test_long_retry_after_is_handed_to_the_engine(emulator: RunningEmulator) -> None:
     await fault(emulator, path="/api/data/*/contacts*", count=1, kind="status", status=429,
                 retry_after_s=900)

@@ -2,8 +2,10 @@
 
 Dataverse limits each user to 6,000 requests per 300 s, 52 concurrent requests and 20 minutes
 of execution time (reference §7). When one request is answered 429 with ``Retry-After``, every
-caller on the same connection waits until then instead of each one hammering the service. The
-defaults stay under the limits: 16 in flight, and a token bucket of 16 requests/s with a burst
+caller on the same connection waits until then instead of each one hammering the service; when
+the pause ends, one request goes first as a probe and the others follow only once it has been
+answered without a new 429, so a storm costs one request per ``Retry-After``. The defaults stay
+under the limits: 16 in flight, and a token bucket of 16 requests/s with a burst
 of 500 (at most 500 + 16 × 300 = 5,300 requests in any 300 s).
 """
 
@@ -32,6 +34,8 @@ class ConnectionThrottle:
         self._tokens = float(self.settings.burst)
         self._refilled_at = time.monotonic()
         self._paused_until = 0.0  # monotonic seconds
+        self._needs_probe = False  # a pause happened: the next request goes alone
+        self._probe: asyncio.Event | None = None  # set when the probe request is answered
         self._bucket_lock = asyncio.Lock()
 
     @property
@@ -42,20 +46,39 @@ class ConnectionThrottle:
     def pause(self, seconds: float) -> None:
         """Every caller waits ``seconds`` from now (a later pause never shortens an earlier)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        self._needs_probe = True
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Wait out any pause, take a rate token and a concurrency slot, for one request."""
+        """Wait out any pause (and its probe), take a rate token and a concurrency slot,
+        for one request."""
         async with self._slots:
-            await self._wait_paused()
+            await self._wait_clear(may_probe=False)
             await self._take_token()
-            await self._wait_paused()  # a 429 may have arrived while we waited for a token
-            yield
+            # A 429 may have arrived while we waited for a token; after a pause, the first
+            # request through is the probe and the rest wait for its answer.
+            probe = await self._wait_clear(may_probe=True)
+            try:
+                yield
+            finally:
+                if probe is not None:
+                    self._probe = None
+                    probe.set()
 
-    async def _wait_paused(self) -> None:
-        # A loop, not an Event: another 429 may extend the pause while we sleep.
-        while (left_s := self.paused_for_s) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(left_s)
+    async def _wait_clear(self, *, may_probe: bool) -> asyncio.Event | None:
+        """Return once no pause is running and no probe is in flight; the probe's event if
+        this request is to be the probe."""
+        while True:
+            if (left_s := self.paused_for_s) > 0:
+                await asyncio.sleep(left_s)  # loop: another 429 may extend the pause
+            elif self._probe is not None:
+                await self._probe.wait()
+            elif self._needs_probe and may_probe:
+                self._needs_probe = False
+                self._probe = asyncio.Event()
+                return self._probe
+            else:
+                return None
 
     async def _take_token(self) -> None:
         async with self._bucket_lock:
