@@ -12,12 +12,16 @@ and calls it.
 * A **trigger** is polled: given the cursor it returned last time (``None`` at first), it
   yields :class:`PollPage` objects. The engine stores each page's events as jobs *together
   with* that page's cursor in one transaction, so a cursor only ever moves past stored events.
+* A trigger over a timestamp may also **backfill**: given a range, it yields the events of
+  that range's records, page by page, without reading or returning a cursor; the engine
+  stores them as jobs (deduplicated by event key) and leaves the live cursor alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +39,7 @@ __all__ = [
     "Action",
     "ActionSpec",
     "AuthError",
+    "Backfill",
     "ConnectorError",
     "Event",
     "FatalError",
@@ -94,6 +99,15 @@ class Trigger(Protocol):
     ) -> AsyncIterator[PollPage]: ...
 
 
+class Backfill(Protocol):
+    """Pages of the events of records stamped in ``[since, until)`` (``until=None``: up to
+    now), with the same event keys as the trigger's polls; ``PollPage.cursor`` is unused."""
+
+    def __call__(
+        self, params: Any, since: datetime, until: datetime | None, ctx: StepContext
+    ) -> AsyncIterator[PollPage]: ...
+
+
 @dataclass(frozen=True)
 class ActionSpec:
     key: str
@@ -101,6 +115,9 @@ class ActionSpec:
     run: Callable[[Any, StepContext], Awaitable[dict[str, Any]]]
     summary: str
     connection_types: tuple[str, ...] = ()  # empty: needs no connection
+    # False: running it again after a crash changes nothing anyone relies on (``log``), so
+    # the engine need not commit the earlier steps' results before it runs.
+    side_effects: bool = True
     kind: ClassVar[str] = "action"
 
 
@@ -111,6 +128,7 @@ class TriggerSpec:
     poll: Callable[[Any, Mapping[str, Any] | None, StepContext], AsyncIterator[PollPage]]
     summary: str
     connection_types: tuple[str, ...] = ()
+    backfill: Backfill | None = None  # None: this trigger cannot re-read a past range
     kind: ClassVar[str] = "trigger"
 
 

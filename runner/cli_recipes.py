@@ -1,18 +1,31 @@
-"""``recipe-runner recipes list|enable|disable``: every recipe, how its polling goes, and
-an operator's switch to pause one without editing its file.
+"""``recipe-runner recipes list|enable|disable|backfill``: every recipe, how its polling
+goes, an operator's switch to pause one without editing its file, and a re-read of a past
+range.
 
 A recipe runs when its file says ``enabled: true`` (the default) and the operator has not
 disabled it in the state store. A running daemon reads the store's switch before every
 poll, so ``disable`` takes effect at the recipe's next poll; jobs already stored still run.
+
+``list`` shows **lag**: the age of the recipe's oldest pending job, i.e. how far its worker
+is behind what was polled (``-`` when nothing is pending). It is the same figure as the
+``recipe_runner_queue_lag_seconds`` metric. How recently the trigger polled is the
+separate "last poll" column.
+
+``backfill NAME --since DATE [--until DATE] [--force]`` pages the trigger's records stamped
+in ``[since, until)`` over the recipe's connection and stores them as pending jobs, without
+touching the live cursor; a running daemon picks the jobs up. Events already stored are
+counted as duplicates unless ``--force`` (then each gets a new job).
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import Registry
+from connectors.base import ConnectorError, Registry
 from connectors.catalog import default_registry
 from runner.cli_common import (
     EXIT_OK,
@@ -27,10 +40,17 @@ from runner.cli_common import (
     settings_from,
     warn,
 )
+from runner.cluster.leases import Lease
+from runner.cluster.view import lease_age_s, lease_json, read_cluster
 from runner.config import suggestion
-from runner.output import human_time, iso_time, one_line, print_json, table
+from runner.connections import ConnectionsFile, DynamicsConnectionBase
+from runner.engine.backfill import BackfillSummary, backfill, backfill_spec
+from runner.ops.queue import queue_stats
+from runner.output import NONE_CELL, human_time, iso_time, one_line, print_json, table
 from runner.recipes import LoadedRecipes, Recipe
+from runner.runtime import ConnectionPool
 from runner.store import JobStatus, RecipeState, Store
+from runner.tokens import TokenManager, key_file_for, load_fernet
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +63,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_state_options(switch)
         add_recipe_options(switch)
         switch.add_argument("name", metavar="NAME")
+    refill = sub.add_parser("backfill", help="re-read a past range into jobs (the live "
+                            "cursor stays put; known events are skipped unless --force)")
+    add_state_options(refill)
+    add_recipe_options(refill)
+    refill.add_argument("name", metavar="NAME")
+    refill.add_argument("--since", required=True, type=parse_moment, metavar="DATE",
+                        help="first moment to read (ISO date or time; UTC unless an offset)")
+    refill.add_argument("--until", type=parse_moment, metavar="DATE",
+                        help="read up to, not including, this moment (default: now)")
+    refill.add_argument("--force", action="store_true",
+                        help="make new jobs even for events already stored")
 
 
 def main(args: argparse.Namespace, registry: Registry | None = None) -> int:
@@ -50,6 +81,8 @@ def main(args: argparse.Namespace, registry: Registry | None = None) -> int:
     registry = registry or default_registry()
     if args.recipes_command == "list":
         return run_command(list_recipes(args, registry))
+    if args.recipes_command == "backfill":
+        return run_command(backfill_recipe(args, registry))
     return run_command(switch_recipe(args, registry, args.recipes_command == "enable"))
 
 
@@ -63,6 +96,8 @@ class RecipeStatus:
     recipe: Recipe
     state: RecipeState
     counts: dict[JobStatus, int]
+    lag_s: float | None = None  # age of the oldest pending job; None: nothing pending
+    lease: Lease | None = None  # which replica polls it (runner.cluster)
 
     @property
     def enabled(self) -> bool:
@@ -79,7 +114,9 @@ class RecipeStatus:
             "last_poll_at": iso_time(self.state.last_poll_at),
             "last_poll_error": self.state.last_error,
             "jobs": {status.value: self.counts.get(status, 0) for status in JobStatus},
+            "lag_s": None if self.lag_s is None else round(self.lag_s, 3),
             "problem": None,
+            **lease_json(self.lease, time.time()),
         }
 
     def cells(self) -> list[object]:
@@ -87,7 +124,12 @@ class RecipeStatus:
         return [self.recipe.name, self._enabled_cell(), self.recipe.trigger.type, last_poll,
                 one_line(self.state.last_error, 40), self.counts.get(JobStatus.PENDING, 0),
                 self.counts.get(JobStatus.RUNNING, 0), self.counts.get(JobStatus.FAILED, 0),
-                self.recipe.file]
+                human_duration(self.lag_s), self.recipe.file]
+
+    def lease_cells(self, now_s: float) -> list[object]:
+        age_s = lease_age_s(self.lease, now_s)
+        owner = self.lease.owner if age_s is not None and self.lease else None
+        return [owner or NONE_CELL, human_duration(age_s)]
 
     def _enabled_cell(self) -> str:
         if not self.recipe.enabled:
@@ -100,7 +142,7 @@ async def list_recipes(args: argparse.Namespace, registry: Registry) -> int:
     loaded = load_operator_recipes(settings, registry, load_connections_file(settings))
     store = await open_store_for_reading(settings.state_url)
     try:
-        statuses = [await recipe_status(recipe, store) for recipe in _by_name(loaded)]
+        statuses = await recipe_statuses(_by_name(loaded), store)
     finally:
         if store is not None:
             await store.close()
@@ -108,9 +150,15 @@ async def list_recipes(args: argparse.Namespace, registry: Registry) -> int:
     if args.json:
         print_json([s.to_json() for s in statuses] + [_broken_json(f, p) for f, p in broken])
     elif statuses or broken:
-        rows = [s.cells() for s in statuses] + [_broken_cells(f, p) for f, p in broken]
-        print(table(["name", "enabled", "trigger", "last poll", "poll error", "pending",
-                     "running", "failed", "file"], rows))
+        header = ["name", "enabled", "trigger", "last poll", "poll error", "pending",
+                  "running", "failed", "lag", "file"]
+        rows = [s.cells() for s in statuses]
+        if any(s.lease for s in statuses):  # a daemon has run: show who owns what
+            now_s = time.time()
+            header[-1:-1] = ["owner", "lease age"]
+            rows = [row[:-1] + s.lease_cells(now_s) + row[-1:]
+                    for row, s in zip(rows, statuses, strict=True)]
+        print(table(header, rows + [_broken_cells(f, p, len(header)) for f, p in broken]))
     else:
         print(f"no recipes in {', '.join(str(p) for p in settings.recipes)}")
     return EXIT_OK
@@ -120,13 +168,35 @@ def _by_name(loaded: LoadedRecipes) -> list[Recipe]:
     return sorted(loaded.recipes.values(), key=lambda recipe: recipe.name)
 
 
-async def recipe_status(recipe: Recipe, store: Store | None) -> RecipeStatus:
-    """The recipe's state and counts (``store=None``: nothing has run yet)."""
+async def recipe_statuses(recipes: list[Recipe], store: Store | None) -> list[RecipeStatus]:
+    """Each recipe's state, counts and lag (``store=None``: nothing has run yet)."""
     if store is None:
-        return RecipeStatus(recipe, RecipeState(recipe.name, None, None, None),
-                            dict.fromkeys(JobStatus, 0))
-    return RecipeStatus(recipe, await store.get_recipe_state(recipe.name),
-                        await store.count_jobs_by_status(recipe.name))
+        return [RecipeStatus(recipe, RecipeState(recipe.name, None, None, None),
+                             dict.fromkeys(JobStatus, 0)) for recipe in recipes]
+    queues = await queue_stats(store)  # one grouped query for every recipe
+    cluster = await read_cluster(store)
+    statuses = []
+    for recipe in recipes:
+        queue = queues.get(recipe.name)
+        counts = queue.counts if queue is not None else dict.fromkeys(JobStatus, 0)
+        lag_s = queue.lag_s if queue is not None and queue.pending else None
+        statuses.append(RecipeStatus(recipe, await store.get_recipe_state(recipe.name),
+                                     counts, lag_s, cluster.leases.get(recipe.name)))
+    return statuses
+
+
+def human_duration(seconds: float | None) -> str:
+    """``42s``, ``7m05s``, ``3h02m``, ``2d04h``; ``-`` for none."""
+    if seconds is None:
+        return NONE_CELL
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
 def broken_files(loaded: LoadedRecipes) -> list[tuple[str, str]]:
@@ -141,12 +211,12 @@ def broken_files(loaded: LoadedRecipes) -> list[tuple[str, str]]:
 def _broken_json(file: str, problem: str) -> dict[str, Any]:
     return {"name": None, "file": file, "enabled": False, "file_enabled": None,
             "operator_override": None, "trigger": None, "last_poll_at": None,
-            "last_poll_error": None, "jobs": None, "problem": problem}
+            "last_poll_error": None, "jobs": None, "lag_s": None, "problem": problem}
 
 
-def _broken_cells(file: str, problem: str) -> list[object]:
+def _broken_cells(file: str, problem: str, width: int = 10) -> list[object]:
     where = problem.removeprefix(f"{file}:").strip()  # the file has its own column
-    return ["(broken)", "no", "-", "-", one_line(where, 80), "-", "-", "-", file]
+    return ["(broken)", "no", "-", "-", one_line(where, 80), *["-"] * (width - 6), file]
 
 
 # -- enable / disable ----------------------------------------------------------------
@@ -170,3 +240,76 @@ async def switch_recipe(args: argparse.Namespace, registry: Registry, enabled: b
     else:
         print(f"recipe {recipe.name} {verb}")
     return EXIT_OK
+
+
+# -- backfill ------------------------------------------------------------------------
+
+
+def parse_moment(text: str) -> datetime:
+    """``2026-01-02``, ``2026-01-02T03:04:05Z`` or with an offset; naive means UTC."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def backfill_recipe(args: argparse.Namespace, registry: Registry) -> int:
+    settings = settings_from(args)
+    connections = load_connections_file(settings)
+    loaded = load_operator_recipes(settings, registry, connections)
+    recipe = loaded.recipes.get(args.name)
+    if recipe is None:
+        raise UserError(f"no recipe named {args.name!r}" + suggestion(args.name, loaded.recipes))
+    if args.until is not None and args.until <= args.since:
+        raise UserError("--until must be later than --since")
+    try:
+        spec = backfill_spec(recipe, registry.triggers)
+    except ConnectorError as exc:
+        raise UserError(exc.message) from None
+    store = await open_store_for_writing(settings.state_url)
+    async with store:
+        tokens = await _token_manager(connections, store, settings.state_url)
+        summary = await _backfill_with_connection(args, recipe, spec, store, connections,
+                                                  tokens)
+    _print_backfill(args, recipe, summary)
+    return EXIT_OK
+
+
+async def _backfill_with_connection(
+    args: argparse.Namespace, recipe: Recipe, spec: Any, store: Store,
+    connections: ConnectionsFile | None, tokens: TokenManager | None,
+) -> BackfillSummary:
+    """Over the recipe's connection, built as the daemon builds it (tokens from the store)."""
+    pool = ConnectionPool(connections, tokens)
+    try:
+        connection = pool.get(recipe.trigger.connection) if spec.connection_types else None
+        return await backfill(recipe, spec, store, connection, args.since, args.until,
+                              force=args.force)
+    except ConnectorError as exc:
+        raise UserError(f"backfill of {recipe.name} stopped: {exc.message}") from None
+    finally:
+        await pool.close()
+        if tokens is not None:
+            tokens.close()
+
+
+async def _token_manager(connections: ConnectionsFile | None, store: Store,
+                         state_url: str) -> TokenManager | None:
+    if connections is None or not any(isinstance(c, DynamicsConnectionBase)
+                                      for c in connections.connections.values()):
+        return None
+    manager = TokenManager(connections, store, load_fernet(key_file_for(state_url)))
+    await manager.start()
+    return manager
+
+
+def _print_backfill(args: argparse.Namespace, recipe: Recipe, summary: BackfillSummary) -> None:
+    until = args.until.isoformat().replace("+00:00", "Z") if args.until else "now"
+    since = args.since.isoformat().replace("+00:00", "Z")
+    if args.json:
+        print_json({"name": recipe.name, "since": since, "until": until, "force": args.force,
+                    **summary.to_json()})
+        return
+    print(f"backfill {recipe.name} [{since}, {until}): {summary.events} events, "
+          f"{summary.new_jobs} new jobs, {summary.duplicates} duplicates")

@@ -10,6 +10,11 @@ changed ones restart, removed ones stop; a broken edit keeps the last good versi
 SIGTERM/SIGINT: stop polling, let running steps finish within the grace period, release
 claims, exit 0. A second signal exits at once; every finished step is already committed,
 so only the steps that were running repeat on the next start.
+
+Several replicas may share one PostgreSQL (``runner.cluster``): each heartbeats, takes the
+leases of its fair share of recipes, and polls only those, committing under the lease's
+epoch; every replica runs the jobs of every loaded recipe. On SQLite the one replica
+takes every lease.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connectors.base import Registry
 from connectors.catalog import default_registry
+from runner.cluster import ClusterSettings, Coordinator, ReplicaIdInUse
 from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine, connections_used
@@ -61,6 +67,8 @@ class Daemon:
         self._file_of: dict[str, str] = {}  # recipe name -> file it came from
         self.listen_port: int | None = None
         self.tokens: TokenManager | None = None
+        self.cluster: Coordinator | None = None
+        self._polls: set[asyncio.Task[object]] = set()  # polls in flight
         self.systemd = SystemdNotifier.from_env()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -74,6 +82,10 @@ class Daemon:
             return EXIT_CONFIG
         self.systemd.start_watchdog()
         store = await Store.open(self.settings.state_url)
+        if not await self._join_cluster(store):
+            await store.close()
+            await self.systemd.stop_watchdog()
+            return EXIT_CONFIG
         self.tokens = await self._start_tokens(store)
         pool = ConnectionPool(self.connections, self.tokens)
         settings = WorkerSettings(self.settings.worker_id, self.settings.claim_ttl_s)
@@ -88,6 +100,7 @@ class Daemon:
             return await self._serve()
         finally:
             await self.engine.stop(self.settings.grace_s)
+            await self._leave_cluster()
             if self.tokens is not None:
                 self.tokens.close()
             await store.close()
@@ -95,11 +108,20 @@ class Daemon:
             self.log.info("daemon.stopped")
 
     async def _burst(self) -> int:
-        assert self.engine is not None
-        summary = await self.engine.burst()
-        self.log.info(
-            "daemon.burst_finished", jobs_run=summary.jobs_run, recipes=len(summary.polls)
-        )
+        """Poll the recipes whose leases this replica takes (all of them unless other
+        replicas are live), then run every due job of every recipe."""
+        assert self.engine is not None and self.cluster is not None
+        await self.cluster.tick(self._polled_recipes())
+        polled = 0
+        for name, running in self.engine.recipes.items():
+            epoch = self.cluster.epoch_for(name)
+            if epoch is not None:
+                await running.poller.poll_once(expected_epoch=epoch)
+                polled += 1
+        counts = await asyncio.gather(
+            *(running.worker.run_until_idle() for running in self.engine.recipes.values()))
+        self.log.info("daemon.burst_finished", jobs_run=sum(counts),
+                      recipes=len(self.engine.recipes), polled=polled)
         return EXIT_OK
 
     async def _serve(self) -> int:
@@ -107,10 +129,12 @@ class Daemon:
         self._install_signals()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.start()
+        await self._cluster_tick()  # take our leases before the first polls are due
         for running in self.engine.recipes.values():
             running.worker.start()
             self._schedule(running.recipe)
         self._schedule_token_upkeep()
+        self._schedule_cluster_tick()
         self.log.info(
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
         )
@@ -126,6 +150,7 @@ class Daemon:
         finally:
             watcher.cancel()
             self.scheduler.shutdown(wait=False)
+            await self._finish_polls()
             self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
             self.systemd.stopping(f"stopping: running steps get {self.settings.grace_s:g}s")
         return EXIT_OK
@@ -167,6 +192,83 @@ class Daemon:
 
     def request_stop(self) -> None:
         self._stop.set()
+
+    # -- replicas: membership and recipe leases ----------------------------------------
+
+    async def _join_cluster(self, store: Store) -> bool:
+        cluster = ClusterSettings(self.settings.worker_id, self.settings.lease_ttl_s)
+        self.cluster = Coordinator(store.engine, cluster, log=self.log)
+        try:
+            await self.cluster.join()
+        except ReplicaIdInUse as exc:
+            self.log.error("daemon.cannot_start", reason=str(exc))
+            return False
+        return True
+
+    async def _leave_cluster(self) -> None:
+        if self.cluster is None:
+            return
+        try:
+            await self.cluster.leave()
+        except Exception as exc:  # the leases lapse after their TTL anyway
+            self.log.warning("replica.leave_failed", error=str(exc))
+
+    def _polled_recipes(self) -> list[str]:
+        assert self.engine is not None
+        return [name for name, running in self.engine.recipes.items()
+                if running.recipe.trigger.type not in PUSHED_TRIGGERS]
+
+    async def _cluster_tick(self) -> None:
+        """Heartbeat and rebalance; a recipe whose lease we just took is polled at once."""
+        assert self.cluster is not None
+        try:
+            result = await self.cluster.tick(self._polled_recipes())
+        except Exception as exc:  # the store is unreachable: leases lapse, polls stop
+            self.log.error("cluster.tick_failed", error=f"{exc.__class__.__name__}: {exc}")
+            return
+        self._poll_now(result.acquired)
+
+    def _schedule_cluster_tick(self) -> None:
+        assert self.scheduler is not None and self.cluster is not None
+        # misfire_grace_time=None: after a pause the tick runs at once and finds out
+        # which leases were lost, instead of being skipped as missed.
+        self.scheduler.add_job(self._cluster_tick, "interval",
+                               seconds=self.cluster.settings.heartbeat_interval_s,
+                               id="cluster:tick", coalesce=True, max_instances=1,
+                               misfire_grace_time=None)
+
+    async def _poll(self, name: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._polls.add(task)
+        try:
+            await self._poll_leased(name)
+        except Exception as exc:  # one structured line, not the scheduler's traceback
+            self.log.error("poll.crashed", recipe=name, error=f"{exc.__class__.__name__}: {exc}")
+        finally:
+            self._polls.discard(task)  # type: ignore[arg-type]
+
+    async def _finish_polls(self) -> None:
+        """Let polls in flight commit before the store closes (within the grace period)."""
+        if self._polls:
+            await asyncio.wait(set(self._polls), timeout=self.settings.grace_s)
+
+    async def _poll_leased(self, name: str) -> None:
+        """Poll ``name`` only while this replica holds its lease, under the lease's epoch;
+        a failed poll re-checks the lease and drops the recipe if it was taken over."""
+        assert self.engine is not None and self.cluster is not None
+        running = self.engine.recipes.get(name)
+        epoch = self.cluster.epoch_for(name)
+        if running is None or epoch is None:
+            return
+        summary = await running.poller.poll_once(expected_epoch=epoch)
+        if not summary.error:
+            return
+        try:
+            if not await self.cluster.confirm(name):
+                self.log.warning("poll.lease_lost", recipe=name, epoch=epoch)
+        except Exception as exc:  # the store is unreachable: the next tick decides
+            self.log.warning("cluster.confirm_failed", recipe=name, error=str(exc))
 
     # -- connections and their tokens -----------------------------------------------------
 
@@ -257,10 +359,10 @@ class Daemon:
         assert self.scheduler is not None and self.engine is not None
         if recipe.trigger.type in PUSHED_TRIGGERS:
             return  # its events arrive through the listener
-        poller = self.engine.recipes[recipe.name].poller
         self.scheduler.add_job(
-            poller.poll_once,
+            self._poll,
             "interval",
+            args=[recipe.name],
             seconds=recipe.trigger.poll_interval_s,
             id=recipe.name,
             replace_existing=True,

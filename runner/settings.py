@@ -22,6 +22,9 @@ class Settings:
     state_url: str = "sqlite:///state/recipe-runner.db"
     worker_id: str = field(default_factory=socket.gethostname)
     claim_ttl_s: float = 60.0
+    # Replicas on one PostgreSQL: a recipe's lease (and a replica's heartbeat) lapses this
+    # long after its last renewal; renewals run every quarter of it.
+    lease_ttl_s: float = 15.0
     grace_s: float = 30.0
     reload_check_s: float = 2.0
     log_format: str = "auto"  # auto | json | console
@@ -45,6 +48,7 @@ class Settings:
         for key, name, kind in (
             ("state_url", "STATE", str), ("worker_id", "WORKER_ID", str),
             ("claim_ttl_s", "CLAIM_TTL_S", float), ("grace_s", "GRACE_S", float),
+            ("lease_ttl_s", "LEASE_TTL_S", float),
             ("log_format", "LOG_FORMAT", str), ("log_level", "LOG_LEVEL", str),
             ("listen", "LISTEN", str), ("status_token", "STATUS_TOKEN", str),
             ("token_recheck_s", "TOKEN_RECHECK_S", float),

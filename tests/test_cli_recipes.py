@@ -91,9 +91,9 @@ async def test_recipes_list_shows_switch_last_poll_job_counts_and_broken_files(
     assert await recipes_cli("list", *options(tmp_path)) == 0
     header, relay_line, broken_line = capsys.readouterr().out.splitlines()
     assert header.split() == ["NAME", "ENABLED", "TRIGGER", "LAST", "POLL", "POLL", "ERROR",
-                              "PENDING", "RUNNING", "FAILED", "FILE"]
+                              "PENDING", "RUNNING", "FAILED", "LAG", "FILE"]
     cells = relay_line.split()
-    assert cells[:3] == ["relay", "yes", "test.list"] and cells[-4:-1] == ["0", "0", "1"]
+    assert cells[:3] == ["relay", "yes", "test.list"] and cells[-5:-1] == ["0", "0", "1", "-"]
     assert broken_line.startswith("(broken)") and "unknown trigger type" in broken_line
 
 

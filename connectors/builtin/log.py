@@ -27,4 +27,5 @@ async def log_action(params: LogParams, ctx: StepContext) -> dict[str, Any]:
 SPEC = ActionSpec(
     key="log", params=LogParams, run=log_action,
     summary="Write a structured log line with a message and fields.",
+    side_effects=False,
 )

@@ -30,6 +30,10 @@ How (see :mod:`connectors.dynamics365.cursor` for the state):
 cursor stores the ``since`` it started from, and a later change of the param never rewinds it.
 ``batch_size`` > 1 delivers one event per batch of up to that many rows of one page, with
 record ``{"records": [...]}`` and a key derived from the rows' identities.
+
+**Backfill** (``recipe-runner recipes backfill``) reads the rows whose column is in
+``[since, until)`` with the same query shape and event identities, without a cursor: every
+version it sees is delivered and the engine's dedupe drops those already stored.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import hashlib
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -212,6 +217,34 @@ def _page_events(trigger: TimestampTrigger, state: CursorState, rows: list[dict[
     return events, last
 
 
+async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
+                             since: datetime, until: datetime | None,
+                             ctx: StepContext) -> AsyncIterator[PollPage]:
+    """Pages of the events of rows stamped in ``[since, until)``; the cursor is untouched."""
+    client = _client(ctx)
+    key = params.primary_key or await client.primary_key(params.table)
+    options = query_options(params, trigger.column, key, format_second(since))
+    if until is not None:
+        upper = odata.datetime_literal(format_second(until) + "Z")
+        options["$filter"] += f" and {trigger.column} lt {upper}"
+    async for page in client.paginate(params.table, options, params.page_size):
+        events = [Event(trigger.identity(row, key), row, trigger.kind(row)) for row in page.rows]
+        yield PollPage(batch_events(events, params.batch_size), {})
+
+
+async def backfill_new(params: RecordTriggerParams, since: datetime, until: datetime | None,
+                       ctx: StepContext) -> AsyncIterator[PollPage]:
+    async for page in backfill_timestamp(NEW, params, since, until, ctx):
+        yield page
+
+
+async def backfill_new_or_updated(params: RecordTriggerParams, since: datetime,
+                                  until: datetime | None,
+                                  ctx: StepContext) -> AsyncIterator[PollPage]:
+    async for page in backfill_timestamp(NEW_OR_UPDATED, params, since, until, ctx):
+        yield page
+
+
 async def poll_new(params: RecordTriggerParams, cursor: Mapping[str, Any] | None,
                    ctx: StepContext) -> AsyncIterator[PollPage]:
     async for page in poll_timestamp(NEW, params, cursor, ctx):
@@ -227,10 +260,10 @@ async def poll_new_or_updated(params: RecordTriggerParams, cursor: Mapping[str, 
 NEW_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_record", params=RecordTriggerParams, poll=poll_new,
     summary="Each new row of a Dataverse table (by createdon), exactly once.",
-    connection_types=CONNECTION_TYPES)
+    connection_types=CONNECTION_TYPES, backfill=backfill_new)
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_or_updated_record", params=RecordTriggerParams,
     poll=poll_new_or_updated,
     summary="Each new or changed row version of a Dataverse table (by modifiedon), exactly once.",
-    connection_types=CONNECTION_TYPES)
+    connection_types=CONNECTION_TYPES, backfill=backfill_new_or_updated)

@@ -25,12 +25,16 @@ The cursor is :mod:`connectors.dynamics365.cursor`'s: an inclusive lower bound
 ``max(watermark − lookback, floor)``, identities seen within the lookback window, and a
 watermark that moves forward only and never past the signpost (the service's ``Date`` at the
 poll's start minus ``safety_lag``).
+
+**Backfill** reads the records dated in ``[since, until)`` with the same keyset paging and
+event identities, without a cursor; the engine's dedupe drops events already stored.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -157,6 +161,7 @@ class PageQuery:
     params: AnyParams
     scope: CompanyScope
     lower: str | None  # inclusive lower bound (second), None: everything
+    upper: str | None = None  # exclusive upper bound (second), for a backfill
 
     @property
     def order(self) -> list[str]:
@@ -167,6 +172,9 @@ class PageQuery:
         company_params, company_filter = read_options(self.scope, self.info)
         bound = None if self.lower is None else \
             f"{date_field} ge {odata.datetime_literal(self.lower + 'Z')}"
+        if self.upper is not None:
+            below = f"{date_field} lt {odata.datetime_literal(self.upper + 'Z')}"
+            bound = below if bound is None else f"{bound} and {below}"
         keyset = None if after is None else after_row(self.order, after, date_field)
         options: dict[str, str | int] = {
             **company_params, "$orderby": ",".join(f"{f} asc" for f in self.order),
@@ -233,6 +241,27 @@ async def poll_dates(trigger: DateTrigger, params: AnyParams, cursor: Mapping[st
         after = rows[-1]
 
 
+async def backfill_dates(trigger: DateTrigger, params: AnyParams, since: datetime,
+                         until: datetime | None, ctx: StepContext) -> AsyncIterator[PollPage]:
+    """Pages of the events of records dated in ``[since, until)``; the cursor is untouched."""
+    client = client_of(ctx)
+    info = await entity_info(client, params.entity)
+    info.require_date_field(params.date_field, trigger.purpose)
+    query = PageQuery(info, params, scope_of(client, params.data_area, params.cross_company),
+                      format_second(since), None if until is None else format_second(until))
+    created = created_field(info)
+    after: dict[str, Any] | None = None
+    while True:
+        response = await client.request("GET", info.set_name, params=query.options(after))
+        rows = _rows(response.body)
+        events = [Event(identity(info, row, params.date_field), row,
+                        trigger.kind(row, params.date_field, created)) for row in rows]
+        yield PollPage(batch_events(events, params.batch_size), {})
+        if len(rows) < params.page_size:
+            return
+        after = rows[-1]
+
+
 def _rows(body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, dict) or not isinstance(body.get("value"), list):
         raise FatalError("F&O answered a collection query without a value list")
@@ -265,16 +294,29 @@ async def poll_new_or_updated(params: NewOrUpdatedRecordParams,
         yield page
 
 
+async def backfill_new(params: NewRecordParams, since: datetime, until: datetime | None,
+                       ctx: StepContext) -> AsyncIterator[PollPage]:
+    async for page in backfill_dates(NEW, params, since, until, ctx):
+        yield page
+
+
+async def backfill_new_or_updated(params: NewOrUpdatedRecordParams, since: datetime,
+                                  until: datetime | None,
+                                  ctx: StepContext) -> AsyncIterator[PollPage]:
+    async for page in backfill_dates(NEW_OR_UPDATED, params, since, until, ctx):
+        yield page
+
+
 NEW_RECORD_SPEC = TriggerSpec(
     key="dynamics_fo.new_record", params=NewRecordParams, poll=poll_new,
     summary="Each new record of an F&O data entity (by its created-date field), exactly once.",
-    connection_types=CONNECTION_TYPES)
+    connection_types=CONNECTION_TYPES, backfill=backfill_new)
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
     key="dynamics_fo.new_or_updated_record", params=NewOrUpdatedRecordParams,
     poll=poll_new_or_updated,
     summary="Each new or changed record of an F&O data entity (by its change-date field), "
             "exactly once.",
-    connection_types=CONNECTION_TYPES)
+    connection_types=CONNECTION_TYPES, backfill=backfill_new_or_updated)
 
 TRIGGER_SPECS = (NEW_RECORD_SPEC, NEW_OR_UPDATED_RECORD_SPEC)

@@ -5,6 +5,7 @@
 * ``job``: runs one job's step tree, recording each step; resumes after a crash.
 * ``writer``: group commit of step records and job outcomes.
 * ``engine``: wires pollers and workers over one store; burst mode for tests.
+* ``backfill``: re-reads a past range of a trigger into jobs; the live cursor stays put.
 """
 
 from __future__ import annotations

@@ -83,7 +83,11 @@ class JobExecution:
             "vars": recipe.variables,
             "job": {"id": job.id, "attempt": job.attempts},
         }
+        # Resolved once per job: each call on a lazy structlog proxy builds a new logger,
+        # even for a level that is filtered out.
+        self.log = services.log.bind()
         self.unflushed: list[StepResult] = []
+        self.unflushed_effects = False  # an unflushed result is of a step with side effects
         self.steps_run = 0
 
     async def run(self) -> None:
@@ -93,6 +97,7 @@ class JobExecution:
 
     async def flush(self) -> None:
         results, self.unflushed = self.unflushed, []
+        self.unflushed_effects = False
         await self.services.writer.write(results)
 
     # -- the step tree -------------------------------------------------------------------
@@ -138,21 +143,26 @@ class JobExecution:
         except ValidationError as exc:
             raise StepFailed(f"{step.where}: {step.type} params after rendering: "
                              f"{_first_error(exc)}") from None
-        await self.flush()  # earlier results are durable before this step's side effects
+        # Earlier results are durable before this step's side effects; a side-effect-free
+        # step (``log``) may run first unless an unflushed result came from one that had them.
+        if spec.side_effects or self.unflushed_effects:
+            await self.flush()
         try:
             with structlog.contextvars.bound_contextvars(step=path), \
                     METRICS.timed_step(self.recipe.name, step.type):
                 output = await self._attempts(step, spec.run, params)
         except ConnectorError as exc:
+            self.unflushed_effects |= spec.side_effects
             await self._handle_failure(step, path, rendered, exc, rewrite)
             return
+        self.unflushed_effects |= spec.side_effects
         output = _capped(output)
         self._record(path, StepStatus.SUCCEEDED, input=rendered, output=output)
         self._remember(step, output)
 
     async def _attempts(self, step: ActionStep, run: Any, params: Any) -> Any:
         ctx = StepContext(recipe=self.recipe.name, connection=self.services.connection(
-            step.connection), log=self.services.log, job_id=self.job.id)
+            step.connection), log=self.log, job_id=self.job.id)
         attempt = 1
         while True:
             try:
@@ -173,8 +183,8 @@ class JobExecution:
                     raise Deferred(delay_s, f"{step.path}: {exc.message}") from None
                 if delay_s > self.services.max_inline_wait_s:
                     raise Deferred(delay_s, f"{step.path}: {exc.message}") from None
-                self.services.log.info("job.step.retry", step=step.path, attempt=attempt,
-                                       delay_s=round(delay_s, 3), error=exc.message)
+                self.log.info("job.step.retry", step=step.path, attempt=attempt,
+                              delay_s=round(delay_s, 3), error=exc.message)
                 METRICS.step_retries.labels(self.recipe.name, step.type).inc()
                 await self.services.sleep(delay_s)
                 attempt += 1

@@ -22,7 +22,8 @@ from connectors.base import (
 )
 from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
-from runner.store import JobStatus, NewEvent, StaleEpoch, Store
+from runner.store import CommitResult, JobStatus, NewEvent, StaleEpoch, Store
+from runner.store.outbox import prepare_events
 
 
 @dataclass
@@ -58,6 +59,12 @@ def event_payload(event: Event) -> dict[str, Any]:
     return {"record": event.record, "kind": event.kind, "key": event.key}
 
 
+def new_events(events: list[Event], *, force: bool = False) -> list[NewEvent]:
+    """A trigger page's events as the store takes them (``force``: a new job even if one
+    exists for the key)."""
+    return [NewEvent(e.key, event_payload(e), force) for e in events]
+
+
 class RecipePoller:
     def __init__(self, recipe: Recipe, spec: TriggerSpec, store: Store, connection: Any,
                  log: Any, on_new_jobs: Callable[[], None]) -> None:
@@ -71,7 +78,9 @@ class RecipePoller:
         self.paused_reason: str | None = None
         self.last_poll_at: float | None = None
 
-    async def poll_once(self) -> PollSummary:
+    async def poll_once(self, expected_epoch: int | None = None) -> PollSummary:
+        """Poll every page once. ``expected_epoch``: commit under this epoch (a lease's)
+        instead of the one read with the cursor, so a lost lease writes nothing."""
         summary = PollSummary()
         if self.paused_reason:
             summary.skipped = self.paused_reason
@@ -88,7 +97,7 @@ class RecipePoller:
             return summary
         started = time.monotonic()
         try:
-            await self._pages(summary)
+            await self._pages(summary, expected_epoch)
         except StaleEpoch:
             summary.error = "another replica owns this recipe now"
         except AuthError as exc:
@@ -101,18 +110,35 @@ class RecipePoller:
         await self._report(summary, started)
         return summary
 
-    async def _pages(self, summary: PollSummary) -> None:
+    async def _pages(self, summary: PollSummary, expected_epoch: int | None = None) -> None:
+        """Store every page: page N commits (in the store's thread) while page N+1 is
+        fetched, decoded and encoded here; commits still run one at a time, in order."""
         cursor, epoch = await self.store.load_cursor(self.recipe.name)
+        epoch = epoch if expected_epoch is None else expected_epoch
         ctx = StepContext(recipe=self.recipe.name, connection=self.connection, log=self.log)
-        async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
-            events = [NewEvent(e.key, event_payload(e)) for e in page.events]
-            result = await self.store.commit_poll(self.recipe.name, events, page.cursor, epoch)
-            summary.pages += 1
-            summary.events += len(events)
-            summary.new_jobs += result.new_jobs
-            summary.duplicates += result.duplicates
-            if result.new_jobs:
-                self.on_new_jobs()
+        committing: asyncio.Task[CommitResult] | None = None
+        try:
+            async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
+                events = prepare_events(self.recipe.name, new_events(page.events))
+                if committing is not None:
+                    self._count(summary, await committing)
+                committing = asyncio.ensure_future(
+                    self.store.commit_poll(self.recipe.name, events, page.cursor, epoch))
+            if committing is not None:
+                self._count(summary, await committing)
+                committing = None
+        finally:
+            if committing is not None:  # the trigger failed: the page in flight still lands
+                with contextlib.suppress(Exception):
+                    self._count(summary, await committing)
+
+    def _count(self, summary: PollSummary, result: CommitResult) -> None:
+        summary.pages += 1
+        summary.events += result.new_jobs + result.duplicates
+        summary.new_jobs += result.new_jobs
+        summary.duplicates += result.duplicates
+        if result.new_jobs:
+            self.on_new_jobs()
 
     async def _report(self, summary: PollSummary, started: float) -> None:
         duration_ms = round((time.monotonic() - started) * 1000, 1)

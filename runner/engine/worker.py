@@ -26,6 +26,13 @@ class WorkerSettings:
     idle_wait_s: float = 1.0  # how often to look for jobs that came due without a wake-up
 
 
+def refill_threshold(concurrency: int) -> int:
+    """How many slots must be free before a busy worker claims again: a quarter of its
+    concurrency (1 when that is below 4, so small recipes keep their order and latency).
+    An idle worker claims whatever is due at once."""
+    return max(1, concurrency // 4)
+
+
 class RecipeWorker:
     def __init__(self, recipe: Recipe, store: Store, services: JobServices,
                  settings: WorkerSettings) -> None:
@@ -93,6 +100,8 @@ class RecipeWorker:
         free = self.recipe.concurrency - len(self._active)
         if free <= 0 or self._stopping or self.paused_reason:
             return []
+        if self._active and free < refill_threshold(self.recipe.concurrency):
+            return []  # one claim transaction per few freed slots, not one per job
         jobs = await self.store.claim_jobs(self.settings.worker_id, self.recipe.name, free,
                                            self.settings.claim_ttl_s)
         for job in jobs:
@@ -118,7 +127,7 @@ class RecipeWorker:
         started = time.monotonic()
         completed = await self.store.completed_steps(job.id) if job.attempts > 1 else {}
         execution = JobExecution(self.recipe, job, completed, self.services)
-        log = self.services.log
+        log = execution.log
         status, error, delay_s = JobStatus.SUCCEEDED, None, None
         waiting_for_person = False
         try:
@@ -144,11 +153,13 @@ class RecipeWorker:
     async def _finish(self, execution: JobExecution, job: Job, status: JobStatus,
                       error: str | None, delay_s: float | None) -> None:
         if delay_s is None:
-            outcome = JobOutcome(job.id, status, error)
+            # Fenced: if the claim expired and another worker took the job, nothing is written.
+            outcome = JobOutcome(job.id, status, error, self.settings.worker_id)
             await self.services.writer.write(execution.unflushed, [outcome])
             return
         await execution.flush()
-        await self.store.retry_job_later(job.id, delay_s, error)
+        await self.store.retry_job_later(job.id, delay_s, error,
+                                         worker_id=self.settings.worker_id)
 
     def _log_finished(self, log: Any, job: Job, execution: JobExecution, status: JobStatus,
                       error: str | None, delay_s: float | None, started: float) -> None:

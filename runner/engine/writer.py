@@ -12,7 +12,12 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from runner.store import JobOutcome, StepResult, Store
+import structlog
+
+from runner.store import ClaimLost, JobOutcome, StepResult, Store
+
+Entry = tuple[Sequence[StepResult], Sequence[JobOutcome], "asyncio.Future[None]"]
+log = structlog.get_logger("recipe-runner")
 
 
 class GroupWriter:
@@ -59,10 +64,8 @@ class GroupWriter:
     async def _flush_all(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-            results = [r for rs, _, _ in batch for r in rs]
-            outcomes = [o for _, os, _ in batch for o in os]
             try:
-                await self._store.write_results(results, outcomes)
+                batch = await self._write(batch)
             except Exception as exc:  # every waiter learns its rows were not stored
                 for _, _, future in batch:
                     if not future.done():
@@ -71,3 +74,31 @@ class GroupWriter:
             for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+    async def _write(self, batch: list[Entry]) -> list[Entry]:
+        """Commit ``batch``; a job whose claim was lost (another worker has it now) is
+        dropped with its steps, its waiter gets ``ClaimLost``, and the rest is written."""
+        while batch:
+            results = [r for rs, _, _ in batch for r in rs]
+            outcomes = [o for _, os, _ in batch for o in os]
+            try:
+                await self._store.write_results(results, outcomes)
+                return batch
+            except ClaimLost as lost:
+                log.warning("job.claim_lost", job=lost.job_id, worker=lost.worker_id)
+                remaining = _without(batch, lost)
+                if len(remaining) == len(batch):
+                    raise  # not one of ours: never loop on it
+                batch = remaining
+        return batch
+
+
+def _without(batch: list[Entry], lost: ClaimLost) -> list[Entry]:
+    kept: list[Entry] = []
+    for results, outcomes, future in batch:
+        if any(o.job_id == lost.job_id for o in outcomes):
+            if not future.done():
+                future.set_exception(lost)
+            continue
+        kept.append(([r for r in results if r.job_id != lost.job_id], outcomes, future))
+    return kept

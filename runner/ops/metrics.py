@@ -77,6 +77,14 @@ class Metrics:
         self.store_latency = Histogram("recipe_runner_state_store_seconds",
                                        "Duration of state store statements.", ["statement"],
                                        buckets=STORE_BUCKETS_S, registry=r)
+        self.replica_info = Gauge("recipe_runner_replica_info",
+                                  "This replica's id (RECIPE_RUNNER_WORKER_ID); always 1.",
+                                  ["replica"], registry=r)
+        self.live_replicas = Gauge("recipe_runner_live_replicas",
+                                   "Replicas heartbeating on this state store.", registry=r)
+        self.recipe_owned = Gauge("recipe_runner_recipe_owned",
+                                  "1 if this replica holds the recipe's lease (polls it).",
+                                  ["recipe"], registry=r)
         self.loop_lag = Gauge("recipe_runner_event_loop_lag_seconds",
                               "How late the event loop's last heartbeat ran.", registry=r)
 

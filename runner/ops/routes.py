@@ -13,6 +13,7 @@ from aiohttp import web
 
 from runner.engine.engine import Engine
 from runner.ops.auth import token_middleware
+from runner.ops.cluster import sample_cluster
 from runner.ops.context import OPS, OpsContext
 from runner.ops.health import healthz, readyz
 from runner.ops.heartbeat import Heartbeat
@@ -47,6 +48,7 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
 async def metrics_page(request: web.Request) -> web.Response:
     ops = request.app[OPS]
     await sample_queues(ops)
+    await sample_cluster(ops)
     return web.Response(body=ops.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from runner.ops.cluster import cluster_section
 from runner.ops.context import OPS
 from runner.ops.views import connection_rows, iso, job_page, recent_jobs, recipe_rows
 
@@ -37,7 +38,8 @@ async def status_page(request: web.Request) -> web.Response:
     return render("status.html.j2", refresh_s=REFRESH_S,
                   recipes=await recipe_rows(ops, now_s),
                   connections=await connection_rows(ops, now_s),
-                  jobs=await recent_jobs(ops))
+                  jobs=await recent_jobs(ops),
+                  cluster=await cluster_section(ops))
 
 
 async def job_detail(request: web.Request) -> web.Response:

@@ -3,13 +3,15 @@
 Accepted forms: ``sqlite+aiosqlite:///path``, ``sqlite:///path``, a bare path such as
 ``/var/lib/recipe-runner/state.db``, ``postgresql+asyncpg://…``, ``postgresql://…`` and
 ``postgres://…``. SQLite in memory is refused: each pooled connection would get its own
-empty database.
+empty database. A PostgreSQL URL may end in ``?schema=NAME`` to keep the state in that
+schema (its ``search_path``), e.g. several deployments or test runs in one database.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
@@ -61,10 +63,23 @@ def create_store_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         if schema is not None:
             raise ValueError("schema= is only supported on PostgreSQL")
         return _sqlite_engine(normalized)
+    normalized, url_schema = _split_schema(normalized)
+    schema = schema or url_schema
     connect_args: dict[str, Any] = {}
     if schema is not None:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(normalized, connect_args=connect_args)
+
+
+def _split_schema(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``schema=`` query parameter, and that parameter's value."""
+    if "?" not in url:
+        return url, None
+    base, query = url.split("?", 1)
+    params = parse_qsl(query, keep_blank_values=True)
+    schema = next((value for key, value in params if key == "schema"), None)
+    rest = urlencode([(key, value) for key, value in params if key != "schema"])
+    return (f"{base}?{rest}" if rest else base), schema or None
 
 
 def _sqlite_engine(url: str) -> AsyncEngine:

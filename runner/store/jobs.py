@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement
@@ -43,6 +43,22 @@ def _claimable(now_s: float) -> ColumnElement[bool]:
     )
 
 
+def _candidates(recipe: str | None, limit: int, now_s: float) -> list[Select[tuple[int]]]:
+    """Two index-friendly picks, each the oldest ``limit`` of its kind: due pending jobs
+    (walks ``(recipe, status, seq)`` in order and stops after ``limit``) and running jobs
+    whose claim expired (few). One query with ``OR`` would read every job of the recipe,
+    finished ones included, and sort them: a claim would cost O(history)."""
+    pending = select(jobs.c.seq).where(jobs.c.status == PENDING, jobs.c.next_run_at <= now_s)
+    expired = select(jobs.c.seq).where(jobs.c.status == RUNNING,
+                                       jobs.c.claim_expires_at < now_s)
+    picks = []
+    for pick in (pending, expired):
+        if recipe is not None:
+            pick = pick.where(jobs.c.recipe == recipe)
+        picks.append(pick.order_by(jobs.c.seq).limit(limit).with_for_update(skip_locked=True))
+    return picks
+
+
 async def claim_jobs(
     conn: AsyncConnection,
     worker_id: str,
@@ -56,10 +72,10 @@ async def claim_jobs(
     On PostgreSQL the candidate rows are locked ``FOR UPDATE SKIP LOCKED`` so concurrent
     claimers pass each other by; SQLite's write lock (``BEGIN IMMEDIATE``) does the same.
     """
-    pick = select(jobs.c.seq).where(_claimable(now_s)).order_by(jobs.c.seq).limit(limit)
-    if recipe is not None:
-        pick = pick.where(jobs.c.recipe == recipe)
-    seqs = list((await conn.execute(pick.with_for_update(skip_locked=True))).scalars())
+    found: list[int] = []
+    for pick in _candidates(recipe, limit, now_s):
+        found.extend((await conn.execute(pick)).scalars())
+    seqs = sorted(found)[:limit]
     if not seqs:
         return []
     claimed = await conn.execute(
@@ -100,20 +116,32 @@ async def finish_jobs(conn: AsyncConnection, outcomes: Sequence[JobOutcome], now
     for outcome in outcomes:
         if outcome.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"job {outcome.job_id}: {outcome.status} is not a final status")
-    unfenced = [o for o in outcomes if o.worker_id is None]
-    if unfenced:
+    await _check_held(conn, [o for o in outcomes if o.worker_id is not None])
+    if outcomes:
         # One executemany UPDATE for the whole batch: this is the throughput path.
         await conn.execute(
             update(jobs)
             .where(jobs.c.id == bindparam("b_id"))
             .values(status=bindparam("b_status"), error=bindparam("b_error"), **_released(now_s)),
-            [{"b_id": o.job_id, "b_status": o.status.value, "b_error": o.error} for o in unfenced],
+            [{"b_id": o.job_id, "b_status": o.status.value, "b_error": o.error} for o in outcomes],
         )
-    for o in (o for o in outcomes if o.worker_id is not None):
-        values = _released(now_s)
-        await _update_held(
-            conn, o.job_id, o.worker_id, status=o.status.value, error=o.error, **values
-        )
+
+
+async def _check_held(conn: AsyncConnection, fenced: Sequence[JobOutcome]) -> None:
+    """Raise ``ClaimLost`` for the first fenced outcome whose job is not running under its
+    worker's claim. One query for the batch; the rows stay locked (PostgreSQL) or the write
+    lock is held (SQLite) until the transaction ends, so the UPDATE that follows is exact."""
+    if not fenced:
+        return
+    rows = await conn.execute(
+        select(jobs.c.id, jobs.c.claimed_by)
+        .where(jobs.c.id.in_([o.job_id for o in fenced]), jobs.c.status == RUNNING)
+        .with_for_update()
+    )
+    holders = {job_id: holder for job_id, holder in rows}
+    for outcome in fenced:
+        if holders.get(outcome.job_id) != outcome.worker_id:
+            raise ClaimLost(outcome.job_id, outcome.worker_id or "(any)")
 
 
 def _released(now_s: float) -> dict[str, Any]:

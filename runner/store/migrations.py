@@ -26,7 +26,9 @@ from runner.store.schema import (
     cursors,
     job_steps,
     jobs,
+    leases,
     recipe_states,
+    replicas,
     schema_migrations,
     token_caches,
 )
@@ -57,6 +59,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "token caches, connection and recipe states",
         _create(token_caches, connection_states, recipe_states),
     ),
+    Migration(3, "replicas and recipe leases", _create(replicas, leases)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -113,3 +113,27 @@ recipe_states = Table(
     Column("last_error", Text),
     Column("updated_at", Double, nullable=False),
 )
+
+# -- several replicas on one database (runner/cluster) --------------------------------
+
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("id", Text, primary_key=True),  # Settings.worker_id: unique per live replica
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Double, nullable=False),
+    Column("heartbeat_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),  # live while expires_at >= now
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("recipe", Text, primary_key=True),
+    Column("owner", Text),  # a replica id; NULL once released
+    Column("epoch", BigInteger, nullable=False),  # equals cursors.epoch while held
+    Column("acquired_at", Double, nullable=False),
+    Column("renewed_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)

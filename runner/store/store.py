@@ -4,6 +4,7 @@ tokens, recipes); this class owns the engine, the clock and the transactions."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
 from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
 from runner.store.migrations import migrate
+from runner.store.outbox import PreparedEvents
 from runner.store.records import (
     CommitResult,
     ConnectionState,
@@ -39,6 +41,11 @@ class Store:
     def __init__(self, engine: AsyncEngine, clock: Clock = time.time) -> None:
         self.engine = engine
         self._clock = clock
+        # SQLite has one writer at a time. A second BEGIN IMMEDIATE from this process would
+        # wait in SQLite's busy handler, which sleeps in steps of up to 100 ms; queueing the
+        # writers here hands the lock over at once (other processes still use busy_timeout).
+        self._queue_writers = engine.dialect.name == "sqlite"
+        self._writers: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, clock: Clock = time.time) -> Store:
@@ -66,8 +73,18 @@ class Store:
 
     @asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
+        if not self._queue_writers:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._writer_lock(), self.engine.begin() as conn:
             yield conn
+
+    def _writer_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._writers is None or self._writers[0] is not loop:
+            self._writers = (loop, asyncio.Lock())
+        return self._writers[1]
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -81,16 +98,28 @@ class Store:
     async def commit_poll(
         self,
         recipe: str,
-        events: Sequence[NewEvent],
+        events: Sequence[NewEvent] | PreparedEvents,
         cursor: dict[str, Any],
         expected_epoch: int,
     ) -> CommitResult:
         """Atomically store ``events`` as pending jobs (skipping known ones) and advance
         the cursor; raises ``StaleEpoch`` and writes nothing if the epoch moved on."""
+        if not isinstance(events, PreparedEvents):  # CPU work, outside the write lock
+            events = outbox.prepare_events(recipe, events)
         async with self._write() as conn:
             return await outbox.commit_poll(
                 conn, recipe, events, cursor, expected_epoch, self._clock()
             )
+
+    async def store_events(
+        self, recipe: str, events: Sequence[NewEvent] | PreparedEvents
+    ) -> CommitResult:
+        """Store ``events`` as pending jobs (skipping known ones unless forced) without
+        touching the cursor: a backfill re-reading a range beside the live poller."""
+        if not isinstance(events, PreparedEvents):
+            events = outbox.prepare_events(recipe, events)
+        async with self._write() as conn:
+            return await outbox.store_events(conn, recipe, events, self._clock())
 
     async def load_cursor(self, recipe: str) -> tuple[dict[str, Any] | None, int]:
         """``(cursor, epoch)``; ``(None, 0)`` for a recipe never committed."""

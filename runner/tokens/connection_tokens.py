@@ -129,6 +129,13 @@ class ConnectionTokens:
                 and self._clock() < self.expires_at - self.settings.renew_ahead_s)
 
     async def _renew(self, force: bool) -> str:
+        # Across replicas: inside the lock the stored cache is re-read first, so a replica
+        # that waited adopts the refresh token another one just rotated, never redeems the
+        # retired one.
+        async with self._caches.refresh_lock():
+            return await self._renew_locked(force)
+
+    async def _renew_locked(self, force: bool) -> str:
         changed = await self._sync_from_store()
         if self._failure is not None and not changed:
             raise self._failure  # nothing changed since it failed: do not ask again

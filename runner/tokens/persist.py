@@ -6,11 +6,13 @@ ciphertext. Version 0 means "nothing stored yet".
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import msal
 from cryptography.fernet import Fernet
 
+from runner.cluster.locks import cluster_lock
 from runner.store import Store, TokenCacheConflict
 from runner.tokens.crypto import decrypt, encrypt
 
@@ -33,6 +35,11 @@ class CacheStore:
         self.store = store
         self.fernet = fernet
         self.connection = connection
+
+    def refresh_lock(self) -> AbstractAsyncContextManager[None]:
+        """Held around a token refresh: on PostgreSQL one replica at a time redeems this
+        connection's refresh token (an advisory lock); on SQLite there is one replica."""
+        return cluster_lock(self.store.engine, f"token-refresh:{self.connection}")
 
     async def load(self) -> StoredCache | None:
         """The stored cache, decrypted; ``None`` if the connection has none yet."""
