@@ -83,7 +83,7 @@ async def run_jobs(emulator: RunningEmulator, folder: Path, url: str, replicas_n
     await insert_contacts(emulator, 0, args.records, args.recipes, backdated=True)
     started = time.monotonic()
     for n in range(replicas_n):
-        await replicas.start(f"replica-{n}", "--listen", "off")
+        await replicas.start(f"replica-{n}")
     try:
         await until_processed_jobs(url, args.records, timeout_s=args.timeout_s)
         elapsed_s = time.monotonic() - started
@@ -141,7 +141,7 @@ async def scenario(tls: Path, recipes_n: int, records: int, concurrency: int) ->
             ids = await insert_contacts(emulator, 0, 2 * batch, recipes_n, backdated=True)
             started = time.monotonic()
             for n in range(3):
-                await replicas.start(f"replica-{n}", "--listen", "off")
+                await replicas.start(f"replica-{n}")
             try:
                 await until(lambda: _sunk(emulator, batch))
                 owned = {le.recipe for le in await leases_now(url) if le.owner == "replica-0"}

@@ -68,7 +68,8 @@ class Endpoint:
 
 
 async def build_engine(tmp_path: Path, recipe_text: str, name: str = "recipe.yaml",
-                       store: Store | None = None) -> Engine:
+                       store: Store | None = None, worker_id: str = "test-worker",
+                       claim_ttl_s: float = 30) -> Engine:
     file = tmp_path / name
     file.write_text(recipe_text)
     registry = make_registry()
@@ -76,6 +77,6 @@ async def build_engine(tmp_path: Path, recipe_text: str, name: str = "recipe.yam
     assert recipe is not None, [str(p) for p in problems]
     store = store or await Store.open(f"sqlite:///{tmp_path / 'state.db'}")
     engine = Engine(store, registry, ConnectionPool(None), structlog.get_logger("test"),
-                    WorkerSettings("test-worker", claim_ttl_s=30))
+                    WorkerSettings(worker_id, claim_ttl_s=claim_ttl_s))
     engine.add(recipe, start_worker=False)
     return engine

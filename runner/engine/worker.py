@@ -42,6 +42,8 @@ class RecipeWorker:
         self.settings = settings
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task[None]] = set()
+        self._running_ids: dict[asyncio.Task[None], str] = {}  # for claim renewal
+        self._claims_renewed_at = time.monotonic()
         self._stopping = False
         self.paused_reason: str | None = None  # a connection needs a person: claim nothing
         self._task: asyncio.Task[None] | None = None
@@ -66,7 +68,9 @@ class RecipeWorker:
                 return count
             count += len(claimed)
             if self._active:
-                await asyncio.wait(self._active, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(self._active, timeout=self.settings.claim_ttl_s / 3,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                await self._renew_claims()
 
     async def stop(self, grace_s: float) -> None:
         """Stop claiming; let running jobs finish within ``grace_s``; cancel the rest (their
@@ -95,6 +99,21 @@ class RecipeWorker:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.idle_wait_s)
+            await self._renew_claims()
+
+    async def _renew_claims(self) -> None:
+        """A job that runs longer than its claim (a slow step, a long 429 storm) keeps its
+        claim, so no other claimer starts it a second time while it runs."""
+        if time.monotonic() - self._claims_renewed_at < self.settings.claim_ttl_s / 3:
+            return
+        self._claims_renewed_at = time.monotonic()
+        ids = list(self._running_ids.values())
+        if not ids:
+            return
+        try:
+            await self.store.extend_claims(ids, self.settings.worker_id, self.settings.claim_ttl_s)
+        except Exception as exc:  # the store is unreachable: the next round tries again
+            self.log.error("worker.claim_renewal_failed", error=str(exc))
 
     async def _claim(self) -> list[Job]:
         free = self.recipe.concurrency - len(self._active)
@@ -107,11 +126,13 @@ class RecipeWorker:
         for job in jobs:
             task = asyncio.create_task(self._execute(job), name=f"job:{job.id}")
             self._active.add(task)
+            self._running_ids[task] = job.id
             task.add_done_callback(self._done)
         return jobs
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._active.discard(task)
+        self._running_ids.pop(task, None)
         self._wake.set()
 
     async def _execute(self, job: Job) -> None:

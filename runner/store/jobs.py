@@ -110,6 +110,22 @@ async def extend_claim(
     )
 
 
+async def extend_claims(conn: AsyncConnection, job_ids: Sequence[str], worker_id: str,
+                        claim_ttl_s: float, now_s: float) -> int:
+    """Push the expiry of the claims ``worker_id`` still holds among ``job_ids``; returns
+    how many it still held (a lost claim is simply not extended)."""
+    if not job_ids:
+        return 0
+    result = await conn.execute(
+        update(jobs)
+        .where(jobs.c.id.in_(list(job_ids)), jobs.c.status == RUNNING,
+               jobs.c.claimed_by == worker_id)
+        .values(claim_expires_at=now_s + claim_ttl_s, updated_at=now_s)
+        .returning(jobs.c.seq)
+    )
+    return len(result.all())
+
+
 async def finish_jobs(conn: AsyncConnection, outcomes: Sequence[JobOutcome], now_s: float) -> None:
     """Record how each job ended; raises ``ClaimLost`` (writing none) if a fenced one
     is no longer held by its worker."""

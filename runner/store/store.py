@@ -144,6 +144,12 @@ class Store:
         async with self._write() as conn:
             await jobs.extend_claim(conn, job_id, worker_id, claim_ttl_s, self._clock())
 
+    async def extend_claims(self, job_ids: Sequence[str], worker_id: str,
+                            claim_ttl_s: float) -> int:
+        """Keep the claims of jobs still running (one statement for all of them)."""
+        async with self._write() as conn:
+            return await jobs.extend_claims(conn, job_ids, worker_id, claim_ttl_s, self._clock())
+
     async def record_step(
         self,
         job_id: str,
