@@ -246,6 +246,7 @@ class DataverseClient:
                                                 headers=all_headers) as resp:
                     raw = await resp.read()
                     status, response_headers = resp.status, resp.headers
+                    self.throttle.observe(status, response_headers.get("Retry-After"))
             except Exception as exc:
                 mapped = error_from_exception(exc)
                 if mapped is None:

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from connectors.http.retry_after import parse_retry_after
+
 
 @dataclass(frozen=True)
 class ThrottleSettings:
@@ -47,6 +49,14 @@ class ConnectionThrottle:
         """Every caller waits ``seconds`` from now (a later pause never shortens an earlier)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         self._needs_probe = True
+
+    def observe(self, status: int, retry_after: str | None) -> None:
+        """Called inside the slot with each response: a 429 pauses everyone *before* the
+        probe's slot is released, so no waiting caller slips through in between."""
+        if status == 429:
+            seconds = parse_retry_after(retry_after)
+            if seconds is not None:
+                self.pause(seconds)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
