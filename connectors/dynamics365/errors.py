@@ -40,10 +40,10 @@ def error_detail(body: str) -> tuple[str, str]:
     return str(error.get("code") or ""), str(error.get("message") or "")[:MESSAGE_LIMIT]
 
 
-def error_from_response(status: int, headers: Mapping[str, str], body: str) -> ConnectorError:
-    """The exception a caller should see for a non-2xx Dataverse response."""
-    code, message = error_detail(body)
-    text = f"Dataverse answered {status}" + (f" {code}" if code else "") + f": {message}"
+def classify(service: str, status: int, headers: Mapping[str, str], code: str,
+             message: str) -> ConnectorError:
+    """The exception for a non-2xx answer of ``service`` (shared with the F&O connector)."""
+    text = f"{service} answered {status}" + (f" {code}" if code else "") + f": {message}"
     if status in RETRYABLE_STATUSES:
         retry_after_s = parse_retry_after(headers.get("Retry-After"))
         return RetryableError(text, retry_after_s=retry_after_s, status=status, code=code)
@@ -52,15 +52,25 @@ def error_from_response(status: int, headers: Mapping[str, str], body: str) -> C
     return FatalError(text, status=status, code=code)
 
 
-def error_from_exception(exc: BaseException) -> ConnectorError | None:
+def transport_error(service: str, exc: BaseException) -> ConnectorError | None:
     """A RetryableError for timeouts, resets and broken bodies; None for anything else."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return RetryableError("Dataverse did not answer in time")
+        return RetryableError(f"{service} did not answer in time")
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError
                   | aiohttp.ClientOSError | ConnectionResetError):
-        return RetryableError(f"the connection to Dataverse broke: {type(exc).__name__}")
+        return RetryableError(f"the connection to {service} broke: {type(exc).__name__}")
     if isinstance(exc, aiohttp.ClientConnectionError):
-        return RetryableError(f"cannot reach Dataverse: {type(exc).__name__}")
+        return RetryableError(f"cannot reach {service}: {type(exc).__name__}")
     if isinstance(exc, json.JSONDecodeError):
-        return RetryableError("Dataverse sent a body that is not JSON (truncated?)")
+        return RetryableError(f"{service} sent a body that is not JSON (truncated?)")
     return None
+
+
+def error_from_response(status: int, headers: Mapping[str, str], body: str) -> ConnectorError:
+    """The exception a caller should see for a non-2xx Dataverse response."""
+    return classify("Dataverse", status, headers, *error_detail(body))
+
+
+def error_from_exception(exc: BaseException) -> ConnectorError | None:
+    """A RetryableError for timeouts, resets and broken bodies; None for anything else."""
+    return transport_error("Dataverse", exc)

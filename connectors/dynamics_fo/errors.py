@@ -18,17 +18,13 @@ prefer the inner message and ``code`` carries the short exception type.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
+from connectors.dynamics365.errors import classify, transport_error
+from connectors.errors import ConnectorError
 
-from connectors.errors import AuthError, ConnectorError, FatalError, RetryableError
-from connectors.http.retry_after import parse_retry_after
-
-RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 WRITE_EXCEPTION = "AxODataWriteException"
 MESSAGE_LIMIT = 500  # an error body can be a whole HTML page; keep the start
 
@@ -52,23 +48,9 @@ def error_detail(body: str | Any) -> tuple[str, str]:
 
 def error_from_response(status: int, headers: Mapping[str, str], body: str) -> ConnectorError:
     """The exception a caller should see for a non-2xx F&O response."""
-    kind, message = error_detail(body)
-    text = f"F&O answered {status}" + (f" {kind}" if kind else "") + f": {message}"
-    if status in RETRYABLE_STATUSES:
-        retry_after_s = parse_retry_after(headers.get("Retry-After"))
-        return RetryableError(text, retry_after_s=retry_after_s, status=status, code=kind)
-    if status == 401:
-        return AuthError(text, status=status, code=kind)
-    return FatalError(text, status=status, code=kind)
+    return classify("F&O", status, headers, *error_detail(body))
 
 
 def error_from_exception(exc: BaseException) -> ConnectorError | None:
     """A RetryableError for timeouts, resets and broken bodies; None for anything else."""
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return RetryableError("F&O did not answer in time")
-    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError
-                  | aiohttp.ClientOSError | ConnectionResetError):
-        return RetryableError(f"the connection to F&O broke: {type(exc).__name__}")
-    if isinstance(exc, aiohttp.ClientConnectionError):
-        return RetryableError(f"cannot reach F&O: {type(exc).__name__}")
-    return None
+    return transport_error("F&O", exc)
