@@ -1,6 +1,6 @@
 """Benchmark: 10,000 upserts through ``dynamics365.batch`` vs one request per row.
 
-Starts the emulator in its own process (as ``bench/emulator_paging.py`` does) and, with its
+Starts the emulator in its own process (``bench/_emulator.py``) and, with its
 service-protection limits off, upserts ``--rows`` accounts by alternate key three ways:
 ``batch`` with bulk messages (``UpsertMultiple``, chunks of 1,000, 4 in parallel), ``batch``
 with ``$batch`` only (1,000 requests per batch), and ``upsert_record`` once per row (16 in
@@ -20,47 +20,19 @@ import argparse
 import asyncio
 import io
 import json
-import ssl
-import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _emulator import EmulatorProcess, emulator_process
 
 from connectors.base import StepContext
 from connectors.catalog import default_registry
-from connectors.dynamics365 import DataverseClient, RetryPolicy, ThrottleSettings, api_base_url
-
-CHILD = """
-import asyncio, json, sys, time
-from pathlib import Path
-from emulator import EmulatorConfig, running_emulator
-
-async def main():
-    config = EmulatorConfig(port=0, tls_dir=Path(sys.argv[1]))
-    async with running_emulator(config) as emu:
-        token = emu.state.signer.sign({"aud": emu.base_url, "exp": int(time.time()) + 7200,
-                                       "oid": "00000000-0000-4000-8000-0000000000be"})
-        print(json.dumps({"base_url": emu.base_url, "ca_file": str(emu.ca_file),
-                          "token": token}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
-"""
+from connectors.dynamics365 import DataverseClient, RetryPolicy, ThrottleSettings
 
 UNLIMITED = ThrottleSettings(max_concurrent=16, requests_per_s=1e9, burst=1_000_000_000)
 PATIENT = RetryPolicy(max_attempts=100, base_delay_s=0.05, max_delay_s=2.0)
-
-
-class StaticToken:
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    async def access_token(self, *, force_refresh: bool = False) -> str:
-        return self._token
 
 
 def account_rows(count: int, round_no: int) -> list[dict[str, Any]]:
@@ -110,11 +82,9 @@ async def via_batch(client: DataverseClient, rows: list[dict[str, Any]], strateg
     return out["requests"], out["failed"]
 
 
-async def unlimited_runs(info: dict[str, Any], http: aiohttp.ClientSession, count: int) -> None:
-    await control(http, "PUT", f"{info['base_url']}/_emulator/protection", {"enabled": False})
-    client = DataverseClient.open(api_base_url(info["base_url"]), StaticToken(info["token"]),
-                                  ca_bundle=info["ca_file"], throttle=UNLIMITED, retry=PATIENT)
-    async with client:
+async def unlimited_runs(emu: EmulatorProcess, http: aiohttp.ClientSession, count: int) -> None:
+    await control(http, "PUT", f"{emu.base_url}/_emulator/protection", {"enabled": False})
+    async with emu.dataverse(UNLIMITED, PATIENT) as client:
         await action(client, "get_schema", table="accounts")  # warm the metadata cache
         print(f"-- {count:,} upserts by alternate key, service protection off")
         await timed("batch (UpsertMultiple x1000, 4||)", count,
@@ -129,16 +99,14 @@ LIMITS = {"enabled": True, "requests": 40, "window_s": 5, "concurrent": 52,
           "execution_ms": 60_000}
 
 
-async def protected_run(info: dict[str, Any], http: aiohttp.ClientSession, count: int,
+async def protected_run(emu: EmulatorProcess, http: aiohttp.ClientSession, count: int,
                         chunk: int, settings: ThrottleSettings, label: str) -> None:
-    base = info["base_url"]
+    base = emu.base_url
     await control(http, "PUT", f"{base}/_emulator/protection", LIMITS)
     await control(http, "DELETE", f"{base}/_emulator/protection/usage")
     await control(http, "DELETE", f"{base}/_emulator/requests")
     allowed_per_s = LIMITS["requests"] / LIMITS["window_s"]
-    client = DataverseClient.open(api_base_url(base), StaticToken(info["token"]),
-                                  ca_bundle=info["ca_file"], throttle=settings, retry=PATIENT)
-    async with client:
+    async with emu.dataverse(settings, PATIENT) as client:
         started = time.perf_counter()
         requests, failed = await via_batch(client, account_rows(count, 4), "bulk", chunk, 4)
         elapsed_s = time.perf_counter() - started
@@ -155,32 +123,21 @@ async def protected_run(info: dict[str, Any], http: aiohttp.ClientSession, count
           f"{sent / ceiling:.0%} of the {ceiling:g} the window could admit in that time")
 
 
-async def protected_runs(info: dict[str, Any], http: aiohttp.ClientSession, count: int,
+async def protected_runs(emu: EmulatorProcess, http: aiohttp.ClientSession, count: int,
                          chunk: int) -> None:
     rate = LIMITS["requests"] / LIMITS["window_s"]
     print(f"-- service protection on, lowered: {LIMITS}")
     paced = ThrottleSettings(max_concurrent=8, requests_per_s=rate, burst=1)
-    await protected_run(info, http, count, chunk, paced,
+    await protected_run(emu, http, count, chunk, paced,
                         f"client limiter at {rate:g} req/s")
-    await protected_run(info, http, count, chunk, UNLIMITED,
+    await protected_run(emu, http, count, chunk, UNLIMITED,
                         "no client limiter (429 + Retry-After only)")
 
 
-async def run(count: int, chunk: int, tls_dir: Path) -> None:
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(tls_dir),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    try:
-        assert child.stdout is not None
-        info = json.loads(await child.stdout.readline())
-        connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=info["ca_file"]))
-        async with aiohttp.ClientSession(connector=connector) as http:
-            await unlimited_runs(info, http, count)
-            await protected_runs(info, http, count, chunk)
-    finally:
-        if child.stdin:
-            child.stdin.close()
-        await asyncio.wait_for(child.wait(), timeout=30)
+async def run(count: int, chunk: int) -> None:
+    async with emulator_process() as emu, emu.client_session() as http:
+        await unlimited_runs(emu, http, count)
+        await protected_runs(emu, http, count, chunk)
 
 
 def main() -> None:
@@ -188,8 +145,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--protected-chunk", type=int, default=100)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tls_dir:
-        asyncio.run(run(args.rows, args.protected_chunk, Path(tls_dir)))
+    asyncio.run(run(args.rows, args.protected_chunk))
 
 
 if __name__ == "__main__":

@@ -12,36 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import ssl
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
-
-# The child: run the emulator, announce where it is (and a token for the benchmark client)
-# as one JSON line on stdout, serve until stdin closes.
-CHILD = """
-import asyncio, json, sys, time
-from pathlib import Path
-from emulator import EmulatorConfig, running_emulator
-
-async def main():
-    config = EmulatorConfig(port=0, tls_dir=Path(sys.argv[1]))
-    async with running_emulator(config) as emu:
-        token = emu.state.signer.sign({"aud": emu.base_url, "exp": int(time.time()) + 7200,
-                                       "oid": "00000000-0000-4000-8000-0000000000be"})
-        print(json.dumps({"base_url": emu.base_url, "ca_file": str(emu.ca_file),
-                          "token": token}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
-"""
-
-INSERT_CHUNK = 50_000
+from _emulator import emulator_process, insert_rows
 
 
 def contact_rows(start: int, count: int) -> list[dict[str, object]]:
@@ -54,12 +29,7 @@ def contact_rows(start: int, count: int) -> list[dict[str, object]]:
 
 async def insert_contacts(http: aiohttp.ClientSession, base_url: str, total: int) -> float:
     started = time.perf_counter()
-    for start in range(0, total, INSERT_CHUNK):
-        body = json.dumps({"rows": contact_rows(start, min(INSERT_CHUNK, total - start))})
-        async with http.post(f"{base_url}/_emulator/dataverse/tables/contact/rows",
-                             data=io.BytesIO(body.encode()),
-                             headers={"Content-Type": "application/json"}) as resp:
-            resp.raise_for_status()
+    await insert_rows(http, base_url, "contact", 0, total, contact_rows)
     return time.perf_counter() - started
 
 
@@ -90,22 +60,10 @@ def loads_only(pages: list[bytes]) -> float:
     return time.perf_counter() - started
 
 
-async def run(total: int, tls_dir: Path) -> None:
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(tls_dir),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    try:
-        assert child.stdout is not None
-        info = json.loads(await child.stdout.readline())
-        ssl_context = ssl.create_default_context(cafile=info["ca_file"])
-        connector = aiohttp.TCPConnector(ssl=ssl_context)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            insert_s = await insert_contacts(http, info["base_url"], total)
-            rows, paging_s, pages = await page_all(http, info["base_url"], info["token"])
-    finally:
-        if child.stdin:
-            child.stdin.close()
-        await asyncio.wait_for(child.wait(), timeout=30)
+async def run(total: int) -> None:
+    async with emulator_process() as emu, emu.client_session() as http:
+        insert_s = await insert_contacts(http, emu.base_url, total)
+        rows, paging_s, pages = await page_all(http, emu.base_url, emu.token)
     parse_s = loads_only(pages)
     page_bytes = sum(len(p) for p in pages)
     print(f"inserted {total:,} contacts via the control route in {insert_s:.2f} s "
@@ -120,8 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=200_000)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tls_dir:
-        asyncio.run(run(args.rows, Path(tls_dir)))
+    asyncio.run(run(args.rows))
 
 
 if __name__ == "__main__":

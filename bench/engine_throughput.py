@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import resource
-import ssl
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
 import structlog
+from _emulator import EmulatorProcess, emulator_process
+from trigger_throughput import insert, plain_loop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from trigger_throughput import CHILD, NO_LIMITS, StaticToken, insert, plain_loop
 
 from connectors.catalog import default_registry
-from connectors.dynamics365 import DataverseClient
 from runner.config import parse_yaml
 from runner.engine.job import JobServices
 from runner.engine.poller import RecipePoller
@@ -66,19 +61,16 @@ def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def measure(info: dict[str, str], rows: int, concurrency: int, state_dir: Path) -> None:
+async def measure(emu: EmulatorProcess, rows: int, concurrency: int, state_dir: Path) -> None:
     registry = default_registry()
     text = RECIPE.format(concurrency=concurrency)
     recipe = RecipeBuilder(parse_yaml(text, "bench.yaml"), registry, {"crm": "dynamics365"}).build()
     assert recipe is not None
-    context = ssl.create_default_context(cafile=info["ca_file"])
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http, \
-            DataverseClient.open(info["base_url"] + "/api/data/v9.2/", StaticToken(info["token"]),
-                                 ca_bundle=info["ca_file"], throttle=NO_LIMITS) as client:
-        await insert(http, info["base_url"], 0, rows, int(time.time()) - rows // 10 - 3600, 10)
-        await plain_loop(http, info["base_url"], info["token"])  # warm up
+    async with emu.client_session() as http, emu.dataverse() as client:
+        await insert(http, emu.base_url, 0, rows, int(time.time()) - rows // 10 - 3600, 10)
+        await plain_loop(http, emu.base_url, emu.token)  # warm up
         started = time.perf_counter()
-        paged = await plain_loop(http, info["base_url"], info["token"])
+        paged = await plain_loop(http, emu.base_url, emu.token)
         plain_rate = paged / (time.perf_counter() - started)
 
         store = await Store.open(f"sqlite:///{state_dir / 'bench.db'}")
@@ -108,17 +100,8 @@ async def measure(info: dict[str, str], rows: int, concurrency: int, state_dir: 
 
 async def run(rows: int, concurrency: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CHILD, tmp, cwd=str(Path(__file__).parent.parent),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        try:
-            assert child.stdout is not None
-            info = json.loads(await child.stdout.readline())
-            await measure(info, rows, concurrency, Path(tmp))
-        finally:
-            if child.stdin:
-                child.stdin.close()
-            await asyncio.wait_for(child.wait(), timeout=30)
+        async with emulator_process(Path(tmp)) as emu:
+            await measure(emu, rows, concurrency, Path(tmp))
 
 
 def main() -> None:

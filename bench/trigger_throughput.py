@@ -1,6 +1,6 @@
 """Benchmark: the ``dynamics365.new_or_updated_record`` trigger against a plain aiohttp loop.
 
-Starts the emulator in its own process (as ``bench/emulator_paging.py`` does), inserts contacts
+Starts the emulator in its own process (``bench/_emulator.py``), inserts contacts
 whose ``modifiedon`` is spread at ``--rows-per-second`` rows per second, then for 10,000 and
 100,000 rows prints (a) a plain aiohttp loop paging the trigger's exact query (rows/s), (b) the
 trigger's delivery rate (events yielded per second, consuming the PollPages directly, from
@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import ssl
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
@@ -27,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _emulator import EmulatorProcess, emulator_process, insert_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.base import StepContext
-from connectors.dynamics365 import DataverseClient, ThrottleSettings
+from connectors.dynamics365 import DataverseClient
 from connectors.dynamics365.client import ODATA_HEADERS, encode_query
 from connectors.dynamics365.triggers import (
     NEW_OR_UPDATED_RECORD_SPEC,
@@ -39,36 +37,9 @@ from connectors.dynamics365.triggers import (
     query_options,
 )
 
-CHILD = """
-import asyncio, json, sys, time
-from pathlib import Path
-from emulator import EmulatorConfig, running_emulator
-
-async def main():
-    config = EmulatorConfig(port=0, tls_dir=Path(sys.argv[1]))
-    async with running_emulator(config) as emu:
-        token = emu.state.signer.sign({"aud": emu.base_url, "exp": int(time.time()) + 7200,
-                                       "oid": "00000000-0000-4000-8000-0000000000be"})
-        print(json.dumps({"base_url": emu.base_url, "ca_file": str(emu.ca_file),
-                          "token": token}), flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-asyncio.run(main())
-"""
-
-INSERT_CHUNK = 50_000
 PAGE_SIZE = 5000
 PARAMS = RecordTriggerParams(table="contacts", since="beginning", page_size=PAGE_SIZE,
                              primary_key="contactid")
-NO_LIMITS = ThrottleSettings(max_concurrent=16, requests_per_s=1000, burst=1000)
-
-
-class StaticToken:
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    async def access_token(self, *, force_refresh: bool = False) -> str:
-        return self._token
 
 
 def rows(start: int, count: int, first_s: int, per_s: int) -> list[dict[str, Any]]:
@@ -84,13 +55,8 @@ def rows(start: int, count: int, first_s: int, per_s: int) -> list[dict[str, Any
 
 async def insert(http: aiohttp.ClientSession, base_url: str, start: int, count: int,
                  first_s: int, per_s: int) -> None:
-    for chunk in range(start, start + count, INSERT_CHUNK):
-        size = min(INSERT_CHUNK, start + count - chunk)
-        body = json.dumps({"rows": rows(chunk, size, first_s, per_s)})
-        async with http.post(f"{base_url}/_emulator/dataverse/tables/contact/rows",
-                             data=io.BytesIO(body.encode()),
-                             headers={"Content-Type": "application/json"}) as resp:
-            resp.raise_for_status()
+    await insert_rows(http, base_url, "contact", start, count,
+                      lambda first, n: rows(first, n, first_s, per_s))
 
 
 async def plain_loop(http: aiohttp.ClientSession, base_url: str, token: str) -> int:
@@ -135,10 +101,10 @@ async def peak_mib(run: Callable[[], Awaitable[int]]) -> float:
         tracemalloc.stop()
 
 
-async def measure(http: aiohttp.ClientSession, client: DataverseClient, info: dict[str, str],
+async def measure(http: aiohttp.ClientSession, client: DataverseClient, emu: EmulatorProcess,
                   total: int) -> None:
     def plain() -> Awaitable[int]:
-        return plain_loop(http, info["base_url"], info["token"])
+        return plain_loop(http, emu.base_url, emu.token)
 
     def trig() -> Awaitable[int]:
         return trigger(client)
@@ -154,28 +120,15 @@ async def measure(http: aiohttp.ClientSession, client: DataverseClient, info: di
           f"{await peak_mib(plain):.1f} MiB, trigger {await peak_mib(trig):.1f} MiB")
 
 
-async def run(total: int, per_s: int, tls_dir: Path) -> None:
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, str(tls_dir), cwd=str(Path(__file__).parent.parent),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    try:
-        assert child.stdout is not None
-        info = json.loads(await child.stdout.readline())
-        context = ssl.create_default_context(cafile=info["ca_file"])
+async def run(total: int, per_s: int) -> None:
+    async with emulator_process() as emu, emu.client_session() as http, \
+            emu.dataverse() as client:
         first_s = int(time.time()) - total // per_s - 3600
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http, \
-                DataverseClient.open(info["base_url"] + "/api/data/v9.2/",
-                                     StaticToken(info["token"]), ca_bundle=info["ca_file"],
-                                     throttle=NO_LIMITS) as client:
-            done = 0
-            for size in sorted({min(10_000, total), total}):
-                await insert(http, info["base_url"], done, size - done, first_s, per_s)
-                done = size
-                await measure(http, client, info, size)
-    finally:
-        if child.stdin:
-            child.stdin.close()
-        await asyncio.wait_for(child.wait(), timeout=30)
+        done = 0
+        for size in sorted({min(10_000, total), total}):
+            await insert(http, emu.base_url, done, size - done, first_s, per_s)
+            done = size
+            await measure(http, client, emu, size)
 
 
 def main() -> None:
@@ -186,8 +139,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"lookback {PARAMS.lookback:.0f} s, {args.rows_per_second} rows per modifiedon "
           f"second, pages of {PAGE_SIZE}")
-    with tempfile.TemporaryDirectory() as tls_dir:
-        asyncio.run(run(args.rows, args.rows_per_second, Path(tls_dir)))
+    asyncio.run(run(args.rows, args.rows_per_second))
 
 
 if __name__ == "__main__":

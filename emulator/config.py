@@ -16,6 +16,7 @@ class EmulatorConfig:
     seed_path: Path | None = None
     log_requests: bool = False
     public_host: str = "localhost"  # host name in URLs the emulator hands out
+    webhook_keep_last: int = 10_000  # bodies each webhook sink keeps (the oldest go first)
 
 
 def default_tls_dir() -> Path:

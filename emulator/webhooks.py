@@ -1,7 +1,8 @@
 """A webhook sink under ``/_emulator/webhooks/{name}``: recipes in the demo and in tests
 post here, and anyone can read back what arrived.
 
-* ``POST /_emulator/webhooks/{name}``: keep the JSON (or text) body; answers 200.
+* ``POST /_emulator/webhooks/{name}``: keep the JSON (or text) body (the last
+  ``EmulatorConfig.webhook_keep_last`` of each sink); answers 200.
 * ``GET /_emulator/webhooks/{name}``: ``{"received": [...]}``, oldest first.
 * ``DELETE /_emulator/webhooks/{name}``: forget them.
 """
@@ -17,7 +18,6 @@ from aiohttp import web
 from emulator.state import STATE, EmulatorState
 
 EXTENSION = "webhooks"
-KEEP_LAST = 10_000
 routes = web.RouteTableDef()
 
 
@@ -50,5 +50,6 @@ async def clear(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application, state: EmulatorState) -> None:
-    state.extensions[EXTENSION] = defaultdict(lambda: deque(maxlen=KEEP_LAST))
+    keep = state.config.webhook_keep_last
+    state.extensions[EXTENSION] = defaultdict(lambda: deque(maxlen=keep))
     app.add_routes(routes)

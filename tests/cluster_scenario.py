@@ -1,7 +1,8 @@
 """PYTEST_DONT_REWRITE
 Several ``recipe-runner run`` replicas as subprocesses on one PostgreSQL schema, against
 the emulator: recipes, records, signals, and what the sink and the store saw afterwards.
-Used by ``tests/test_cluster_replicas.py`` and ``bench/cluster_scale.py``."""
+Used by ``tests/test_cluster_replicas.py`` (emulator in the test's process) and
+``bench/cluster_scale.py`` (emulator in a child process): only its URL, CA and HTTP are used."""
 
 from __future__ import annotations
 
@@ -13,17 +14,30 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import aiohttp
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from emulator import RunningEmulator
 from runner.cluster import Lease, list_leases
 from runner.store import JobStatus, Store
 from runner.store.schema import jobs
 from tests.d365_support import insert_rows, iso
 from tests.daemon_support import daemon_env, prepare
+
+
+class Emulator(Protocol):
+    """An emulator reached over HTTP: ``RunningEmulator``, or ``bench/_emulator.py``'s
+    ``EmulatorProcess``."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def ca_file(self) -> Path | None: ...
+
+    def client_session(self, **kwargs: Any) -> aiohttp.ClientSession: ...
 
 
 def recipe(index: int, concurrency: int, poll_interval_s: float) -> dict[str, Any]:
@@ -45,7 +59,7 @@ def recipe(index: int, concurrency: int, poll_interval_s: float) -> dict[str, An
     }
 
 
-async def insert_contacts(emulator: RunningEmulator, start: int, count: int, recipes: int,
+async def insert_contacts(emulator: Emulator, start: int, count: int, recipes: int,
                           *, backdated: bool) -> set[str]:
     """``count`` contacts spread over the recipes; ``backdated``: modified an hour ago."""
     hour_ago = time.time() - 3600
@@ -59,7 +73,7 @@ async def insert_contacts(emulator: RunningEmulator, start: int, count: int, rec
         return set(await insert_rows(http, emulator, "contact", rows))
 
 
-async def sink(emulator: RunningEmulator, name: str) -> Counter[str]:
+async def sink(emulator: Emulator, name: str) -> Counter[str]:
     """How often each contact id reached the webhook sink ``name``."""
     url = f"{emulator.base_url}/_emulator/webhooks/{name}"
     async with emulator.client_session() as http, http.get(url) as resp:
@@ -78,7 +92,7 @@ class Replicas:
     key: str = field(default_factory=lambda: Fernet.generate_key().decode())
 
     @classmethod
-    async def prepare(cls, emulator: RunningEmulator, folder: Path, url: str,
+    async def prepare(cls, emulator: Emulator, folder: Path, url: str,
                       recipes: dict[str, dict[str, Any]], *, lease_ttl_s: float,
                       claim_ttl_s: float) -> Replicas:
         args = await prepare(emulator, folder, recipes)
@@ -130,7 +144,7 @@ async def job_statuses(url: str) -> Counter[str]:
         return Counter(row.status for row in rows)
 
 
-async def until_processed(emulator: RunningEmulator, url: str, total: int,
+async def until_processed(emulator: Emulator, url: str, total: int,
                           timeout_s: float) -> None:
     """Wait until ``total`` contacts reached the second sink and every job succeeded."""
     deadline = time.monotonic() + timeout_s
