@@ -1,10 +1,10 @@
 """The Dynamics 365 (Dataverse Web API) connector.
 
-Module map: ``client`` (pooled session, OData headers, tokens, paging) · ``errors`` (responses
-→ the project's exceptions) · ``throttle`` (shared 429 pause, concurrency and rate caps) ·
-``retry`` (backoff with jitter, Retry-After) · ``odata`` (escaping) · ``cursor`` (pure
-timestamp-cursor logic) · ``triggers`` (``new_record``, ``new_or_updated_record``) ·
-``changes`` (``changes``, ``deleted_record``: change tracking).
+Module map: ``client`` (the Web API client on :mod:`connectors.odata`'s: nextLink paging
+with prefetch, primary keys) · ``errors`` (Dataverse's error bodies) · ``triggers``
+(``new_record``, ``new_or_updated_record``) · ``changes`` (``changes``, ``deleted_record``:
+change tracking) · ``actions``. ``retry``, ``odata`` (escaping) and ``cursor`` re-export
+their shared modules under :mod:`connectors.odata`, where the throttle also lives.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from connectors.dynamics365.client import (
     ODataPage,
     api_base_url,
 )
-from connectors.dynamics365.retry import RetryPolicy
-from connectors.dynamics365.throttle import ConnectionThrottle, ThrottleSettings
 from connectors.dynamics365.triggers import NEW_OR_UPDATED_RECORD_SPEC, NEW_RECORD_SPEC
+from connectors.odata.retry import RetryPolicy
+from connectors.odata.throttle import ConnectionThrottle, ThrottleSettings
 
 TRIGGER_SPECS = (NEW_RECORD_SPEC, NEW_OR_UPDATED_RECORD_SPEC, CHANGES_SPEC, DELETED_RECORD_SPEC)
 

@@ -16,38 +16,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
-from connectors.dynamics365 import odata
 from connectors.dynamics365.client import DataverseClient
-from connectors.dynamics365.triggers import batch_events, row_version
+from connectors.dynamics365.triggers import row_version
 from connectors.errors import RecipeError
+from connectors.odata.params import BatchSize, Columns, EntitySet
+from connectors.odata.polling import batch_events
 
 TRACK_CHANGES = {"Prefer": "odata.track-changes"}
 
 
 class ChangesParams(Params):
-    table: str = Field(description="Entity set name of a change-tracked table.",
-                       examples=["accounts"])
-    select: list[str] | None = Field(None, description="Columns to return.",
-                                     examples=[["name", "telephone1"]])
+    table: EntitySet = Field(description="Entity set name of a change-tracked table.",
+                             examples=["accounts"])
+    select: Columns = Field(None, description="Columns to return.",
+                            examples=[["name", "telephone1"]])
     since: Literal["now", "beginning"] = Field(
         "now", description="now: only later changes; beginning: every current row first.")
-    batch_size: int = Field(1, ge=1, le=1000, description="Records per job (1: one per job).")
+    batch_size: BatchSize = 1
     page_size: int = Field(1000, ge=1, le=5000, description="Entries per Web API page.")
     primary_key: str | None = Field(None, description="Primary id column (else from metadata).",
                                     examples=["accountid"])
-
-    @field_validator("table")
-    @classmethod
-    def _table_name(cls, value: str) -> str:
-        return odata.path_segment(value)
-
-    @field_validator("select")
-    @classmethod
-    def _columns(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [odata.identifier(c) for c in value]
 
 
 def is_deletion(entry: Mapping[str, Any]) -> bool:
@@ -64,9 +55,7 @@ def change_event(entry: dict[str, Any], key: str) -> Event:
 async def poll_changes(params: ChangesParams, cursor: Mapping[str, Any] | None,
                        ctx: StepContext, *, kinds: frozenset[str]) -> AsyncIterator[PollPage]:
     """Pages of change events after ``cursor``; only events whose kind is in ``kinds``."""
-    client = ctx.connection
-    if not isinstance(client, DataverseClient):
-        raise RecipeError("this trigger needs a dynamics365 connection")
+    client = DataverseClient.of(ctx, "trigger")
     key = params.primary_key or await client.primary_key(params.table)
     since = str(cursor["since"]) if cursor else params.since
     deliver = cursor is not None or params.since == "beginning"

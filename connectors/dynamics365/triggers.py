@@ -6,7 +6,7 @@ visible within ``lookback + safety_lag`` of its timestamp — whatever the data:
 sharing one second across a page boundary, rows committed late with an older timestamp, a row
 updated again while the poll pages, clock skew between daemon and service.
 
-How (see :mod:`connectors.dynamics365.cursor` for the state):
+How (see :mod:`connectors.odata.cursor` for the state):
 
 1. Each poll asks, inclusively, ``<column> ge max(watermark − lookback, floor)`` (ANDed with
    the recipe's ``filter``), ordered by ``<column> asc, <primary key> asc``, with no upper
@@ -38,63 +38,43 @@ version it sees is delivered and the engine's dedupe drops those already stored.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
-from connectors.durations import Duration
-from connectors.dynamics365 import odata
 from connectors.dynamics365.client import DataverseClient
-from connectors.dynamics365.cursor import CursorState, format_second, signpost
-from connectors.errors import FatalError, RecipeError
+from connectors.errors import FatalError
+from connectors.odata import escaping as odata
+from connectors.odata.cursor import CursorState, format_second, signpost
+from connectors.odata.params import BatchSize, Columns, EntitySet, Lookback, SafetyLag, Since
+from connectors.odata.polling import batch_events, open_cursor
 
 CONNECTION_TYPES = ("dynamics365",)
 _ETAG_VERSION = re.compile(r'"(\d+)"')
 
 
 class RecordTriggerParams(Params):
-    table: str = Field(description="Entity set name of the table.", examples=["contacts"])
-    select: list[str] | None = Field(
+    table: EntitySet = Field(description="Entity set name of the table.", examples=["contacts"])
+    select: Columns = Field(
         None, description="Columns to return (the key and timestamps are always added).",
         examples=[["fullname", "emailaddress1"]])
     filter: str | None = Field(
         None, description="Extra OData $filter, ANDed with the trigger's own.",
         examples=["statecode eq 0"])
-    since: str = Field(
-        "now", description="Where a new recipe starts: now, beginning, or an ISO date.",
-        examples=["now", "beginning", "2024-01-01T00:00:00Z"])
-    batch_size: int = Field(1, ge=1, le=1000, description="Records per job (1: one per job).")
+    since: Since = "now"
+    batch_size: BatchSize = 1
     page_size: int = Field(1000, ge=1, le=5000, description="Rows per Web API page.")
-    lookback: Duration = Field(300.0, description="How far back late commits are looked for.",
-                               examples=["5m"])
-    safety_lag: Duration = Field(2.0, description="The watermark stays this far behind the "
-                                 "service's clock.", examples=["2s"])
+    lookback: Lookback = 300.0
+    safety_lag: SafetyLag = 2.0
     primary_key: str | None = Field(
         None, description="Primary id column; looked up in metadata when omitted.",
         examples=["contactid"])
-
-    @field_validator("table")
-    @classmethod
-    def _table_name(cls, value: str) -> str:
-        return odata.path_segment(value)
-
-    @field_validator("select")
-    @classmethod
-    def _columns(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [odata.identifier(c) for c in value]
-
-    @field_validator("since")
-    @classmethod
-    def _since(cls, value: str) -> str:
-        if value not in ("now", "beginning"):
-            odata.parse_datetime(value)  # ValueError names the bad value
-        return value
 
 
 @dataclass(frozen=True)
@@ -149,50 +129,18 @@ def query_options(params: RecordTriggerParams, column: str, key: str,
     return options
 
 
-def batch_events(events: list[Event], batch_size: int) -> list[Event]:
-    """Events grouped ``batch_size`` at a time, each batch keyed by its members' keys."""
-    if batch_size <= 1:
-        return events
-    batches = []
-    for start in range(0, len(events), batch_size):
-        chunk = events[start:start + batch_size]
-        digest = hashlib.blake2b("\n".join(e.key for e in chunk).encode(), digest_size=12)
-        batches.append(Event(f"batch:{digest.hexdigest()}:{len(chunk)}",
-                             {"records": [e.record for e in chunk]}, "batch"))
-    return batches
-
-
-def _client(ctx: StepContext) -> DataverseClient:
-    if not isinstance(ctx.connection, DataverseClient):
-        raise RecipeError("this trigger needs a dynamics365 connection")
-    return ctx.connection
-
-
-async def _start(client: DataverseClient, params: RecordTriggerParams, key: str) -> CursorState:
-    """A new cursor; ``now`` is the service's clock, read from a one-row query's ``Date``."""
-    if params.since == "beginning":
-        return CursorState.starting("beginning", None)
-    if params.since != "now":
-        return CursorState.starting(params.since, format_second(odata.parse_datetime(params.since)))
-    response = await client.request("GET", params.table, params={"$select": key, "$top": 1})
-    if response.server_time is None:
-        raise FatalError("Dataverse sent no Date header; cannot tell what 'now' is")
-    return CursorState.starting("now", format_second(response.server_time))
-
-
 async def poll_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
                          cursor: Mapping[str, Any] | None,
                          ctx: StepContext) -> AsyncIterator[PollPage]:
     """Pages of events since ``cursor`` (see the module docstring for the contract)."""
-    client = _client(ctx)
+    client = DataverseClient.of(ctx, "trigger")
     key = params.primary_key or await client.primary_key(params.table)
-    if cursor is None:
-        state = await _start(client, params, key)
-        if params.since == "now":
-            yield PollPage([], state.to_dict())
-            return  # the next poll reads from this instant on
-    else:
-        state = CursorState.from_dict(cursor)
+    state, starts_now = await open_cursor(
+        cursor, params.since, client.service,
+        lambda: client.request("GET", params.table, params={"$select": key, "$top": 1}))
+    if starts_now:
+        yield PollPage([], state.to_dict())
+        return  # the next poll reads from this instant on
     options = query_options(params, trigger.column, key, state.lower_bound(params.lookback))
     post: str | None = None
     async for page in client.paginate(params.table, options, params.page_size):
@@ -221,7 +169,7 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
                              since: datetime, until: datetime | None,
                              ctx: StepContext) -> AsyncIterator[PollPage]:
     """Pages of the events of rows stamped in ``[since, until)``; the cursor is untouched."""
-    client = _client(ctx)
+    client = DataverseClient.of(ctx, "trigger")
     key = params.primary_key or await client.primary_key(params.table)
     options = query_options(params, trigger.column, key, format_second(since))
     if until is not None:
@@ -232,38 +180,13 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
         yield PollPage(batch_events(events, params.batch_size), {})
 
 
-async def backfill_new(params: RecordTriggerParams, since: datetime, until: datetime | None,
-                       ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in backfill_timestamp(NEW, params, since, until, ctx):
-        yield page
-
-
-async def backfill_new_or_updated(params: RecordTriggerParams, since: datetime,
-                                  until: datetime | None,
-                                  ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in backfill_timestamp(NEW_OR_UPDATED, params, since, until, ctx):
-        yield page
-
-
-async def poll_new(params: RecordTriggerParams, cursor: Mapping[str, Any] | None,
-                   ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in poll_timestamp(NEW, params, cursor, ctx):
-        yield page
-
-
-async def poll_new_or_updated(params: RecordTriggerParams, cursor: Mapping[str, Any] | None,
-                              ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in poll_timestamp(NEW_OR_UPDATED, params, cursor, ctx):
-        yield page
-
-
 NEW_RECORD_SPEC = TriggerSpec(
-    key="dynamics365.new_record", params=RecordTriggerParams, poll=poll_new,
+    key="dynamics365.new_record", params=RecordTriggerParams, poll=partial(poll_timestamp, NEW),
     summary="Each new row of a Dataverse table (by createdon), exactly once.",
-    connection_types=CONNECTION_TYPES, backfill=backfill_new)
+    connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW))
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_or_updated_record", params=RecordTriggerParams,
-    poll=poll_new_or_updated,
+    poll=partial(poll_timestamp, NEW_OR_UPDATED),
     summary="Each new or changed row version of a Dataverse table (by modifiedon), exactly once.",
-    connection_types=CONNECTION_TYPES, backfill=backfill_new_or_updated)
+    connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW_OR_UPDATED))

@@ -7,8 +7,10 @@ defaults) · ``errors`` (responses → the project's exceptions, ``innererror`` 
 ``new_or_updated_record`` with client-side keyset paging) · ``actions`` (records, search,
 batch, operations).
 
-Shared with the Dataverse connector: the throttle, the retry policy, the OData escaping, the
-timestamp cursor and the ``$batch`` reader (all under ``connectors.dynamics365``).
+Shared with the Dataverse connector, under ``connectors.odata``: the client base (session,
+token, 401 renewal, send loop), the throttle, the retry policy, the error classification, the
+OData escaping, the param types, the timestamp cursor and the record-action helpers; the
+``$batch`` reader is ``connectors.dynamics365.actions.batch_wire``'s.
 """
 
 from __future__ import annotations

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.dynamics365 import odata
 from connectors.dynamics_fo.client import FoClient
 from connectors.dynamics_fo.metadata import DATA_AREA, EntityInfo
 from connectors.errors import RecipeError
+from connectors.odata import escaping as odata
 
 CROSS_COMPANY = {"cross-company": "true"}
 

@@ -1,15 +1,8 @@
-"""F&O responses and transport failures mapped, once, into the project's exceptions.
+"""F&O's error bodies, read into ``(short exception type, message)`` for the classification
+in :mod:`connectors.odata.errors` (its table says what each answer and failure raises).
 
-==========================================  =========================================
-what happened                               raised
-==========================================  =========================================
-429 (``Retry-After`` kept), 502, 503, 504   ``RetryableError(retry_after_s=…)``
-timeout, connection reset, truncated body   ``RetryableError``
-401                                         ``AuthError`` (the client renews once first)
-500 ``AxODataWriteException``               ``FatalError`` with the ``innererror`` message
-                                            (a failed X++ write fails again the same way)
-400, 403, 404, other 4xx and 5xx            ``FatalError`` with the most useful message
-==========================================  =========================================
+A 500 ``AxODataWriteException`` is a ``FatalError`` with the ``innererror`` message, like other
+4xx and 5xx: a failed X++ write fails again the same way.
 
 F&O leaves ``error.code`` empty and says only "An error has occurred." at the top level; the
 detail is in ``error.innererror.message`` and its .NET ``type`` (reference §9), so messages
@@ -22,11 +15,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.dynamics365.errors import classify, transport_error
 from connectors.errors import ConnectorError
+from connectors.odata.errors import MESSAGE_LIMIT, classify, transport_error
 
 WRITE_EXCEPTION = "AxODataWriteException"
-MESSAGE_LIMIT = 500  # an error body can be a whole HTML page; keep the start
 
 
 def error_detail(body: str | Any) -> tuple[str, str]:

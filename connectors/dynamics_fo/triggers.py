@@ -21,7 +21,7 @@ What differs for F&O:
 * **Unknown date field**: the first poll raises ``RecipeError`` naming the entity and the date
   fields it has (from ``$metadata``); ``VendorsV2``, for example, has no created-date field.
 
-The cursor is :mod:`connectors.dynamics365.cursor`'s: an inclusive lower bound
+The cursor is :mod:`connectors.odata.cursor`'s: an inclusive lower bound
 ``max(watermark − lookback, floor)``, identities seen within the lookback window, and a
 watermark that moves forward only and never past the signpost (the service's ``Date`` at the
 poll's start minus ``safety_lag``).
@@ -35,64 +35,45 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
-from connectors.durations import Duration
-from connectors.dynamics365 import odata
-from connectors.dynamics365.cursor import CursorState, format_second, signpost
-from connectors.dynamics365.triggers import batch_events
-from connectors.dynamics_fo.client import FoClient
+from connectors.dynamics_fo.client import FoClient, FoResponse
 from connectors.dynamics_fo.company import CompanyScope, and_filters, read_options, scope_of
 from connectors.dynamics_fo.metadata import EntityInfo, entity_info
-from connectors.errors import FatalError, RecipeError
+from connectors.odata import escaping as odata
+from connectors.odata.cursor import CursorState, format_second, signpost
+from connectors.odata.paging import page_rows
+from connectors.odata.params import BatchSize, Columns, EntitySet, Lookback, SafetyLag, Since
+from connectors.odata.polling import batch_events, open_cursor
 
 CONNECTION_TYPES = ("dynamics_fo",)
 MAX_PAGE_SIZE = 10_000  # F&O's server-driven page size (reference §9)
 
 
 class FoTriggerParams(Params):
-    entity: str = Field(description="The data entity's public collection name (entity set).",
-                        examples=["CustomersV3"])
-    select: list[str] | None = Field(
+    entity: EntitySet = Field(
+        description="The data entity's public collection name (entity set).",
+        examples=["CustomersV3"])
+    select: Columns = Field(
         None, description="Fields to return (the key and the date field are always added).",
         examples=[["CustomerAccount", "OrganizationName"]])
     filter: str | None = Field(None, description="Extra OData $filter, ANDed with the "
                                "trigger's own.", examples=["CustomerGroupId eq '10'"])
-    since: str = Field(
-        "now", description="Where a new recipe starts: now, beginning, or an ISO date.",
-        examples=["now", "beginning", "2024-01-01T00:00:00Z"])
+    since: Since = "now"
     data_area: str | None = Field(
         None, description="Company (dataAreaId) to read; default: the connection's.",
         examples=["usmf"])
     cross_company: bool | None = Field(
         None, description="Read every company; default: the connection's setting.",
         examples=[True])
-    batch_size: int = Field(1, ge=1, le=1000, description="Records per job (1: one per job).")
+    batch_size: BatchSize = 1
     page_size: int = Field(1000, ge=1, le=MAX_PAGE_SIZE, description="Rows per request.")
-    lookback: Duration = Field(300.0, description="How far back late commits are looked for.",
-                               examples=["5m"])
-    safety_lag: Duration = Field(2.0, description="The watermark stays this far behind the "
-                                 "service's clock.", examples=["2s"])
-
-    @field_validator("entity")
-    @classmethod
-    def _entity_name(cls, value: str) -> str:
-        return odata.path_segment(value)
-
-    @field_validator("select")
-    @classmethod
-    def _fields(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [odata.identifier(c) for c in value]
-
-    @field_validator("since")
-    @classmethod
-    def _since(cls, value: str) -> str:
-        if value not in ("now", "beginning"):
-            odata.parse_datetime(value)  # ValueError names the bad value
-        return value
+    lookback: Lookback = 300.0
+    safety_lag: SafetyLag = 2.0
 
 
 class NewOrUpdatedRecordParams(FoTriggerParams):
@@ -189,47 +170,31 @@ class PageQuery:
         return options
 
 
-def client_of(ctx: StepContext) -> FoClient:
-    if not isinstance(ctx.connection, FoClient):
-        raise RecipeError("this trigger needs a dynamics_fo connection")
-    return ctx.connection
-
-
-async def _start(client: FoClient, query: PageQuery) -> CursorState:
-    """A new cursor; ``now`` is the service's clock, read from a one-row query's ``Date``."""
-    since = query.params.since
-    if since == "beginning":
-        return CursorState.starting("beginning", None)
-    if since != "now":
-        return CursorState.starting(since, format_second(odata.parse_datetime(since)))
+async def _read_one(client: FoClient, query: PageQuery) -> FoResponse:
+    """The first record in the poll's order: its answer's ``Date`` is the service's clock."""
     options = {**query.options(None), "$top": 1, "$select": ",".join(query.info.key)}
-    response = await client.request("GET", query.info.set_name, params=options)
-    if response.server_time is None:
-        raise FatalError("F&O sent no Date header; cannot tell what 'now' is")
-    return CursorState.starting("now", format_second(response.server_time))
+    return await client.request("GET", query.info.set_name, params=options)
 
 
 async def poll_dates(trigger: DateTrigger, params: AnyParams, cursor: Mapping[str, Any] | None,
                      ctx: StepContext) -> AsyncIterator[PollPage]:
     """Pages of events since ``cursor`` (see the module docstring for the contract)."""
-    client = client_of(ctx)
+    client = FoClient.of(ctx, "trigger")
     info = await entity_info(client, params.entity)
     info.require_date_field(params.date_field, trigger.purpose)
     query = PageQuery(info, params, scope_of(client, params.data_area, params.cross_company),
                       None)
-    if cursor is None:
-        state = await _start(client, query)
-        if params.since == "now":
-            yield PollPage([], state.to_dict())
-            return  # the next poll reads from this instant on
-    else:
-        state = CursorState.from_dict(cursor)
+    state, starts_now = await open_cursor(cursor, params.since, client.service,
+                                          lambda: _read_one(client, query))
+    if starts_now:
+        yield PollPage([], state.to_dict())
+        return  # the next poll reads from this instant on
     query.lower = state.lower_bound(params.lookback)
     post: str | None = None
     after: dict[str, Any] | None = None
     while True:
         response = await client.request("GET", info.set_name, params=query.options(after))
-        rows = _rows(response.body)
+        rows = page_rows(client.service, response.body)
         if post is None and response.server_time is not None:
             post = signpost(response.server_time, params.safety_lag)
         final = len(rows) < params.page_size
@@ -244,7 +209,7 @@ async def poll_dates(trigger: DateTrigger, params: AnyParams, cursor: Mapping[st
 async def backfill_dates(trigger: DateTrigger, params: AnyParams, since: datetime,
                          until: datetime | None, ctx: StepContext) -> AsyncIterator[PollPage]:
     """Pages of the events of records dated in ``[since, until)``; the cursor is untouched."""
-    client = client_of(ctx)
+    client = FoClient.of(ctx, "trigger")
     info = await entity_info(client, params.entity)
     info.require_date_field(params.date_field, trigger.purpose)
     query = PageQuery(info, params, scope_of(client, params.data_area, params.cross_company),
@@ -253,19 +218,13 @@ async def backfill_dates(trigger: DateTrigger, params: AnyParams, since: datetim
     after: dict[str, Any] | None = None
     while True:
         response = await client.request("GET", info.set_name, params=query.options(after))
-        rows = _rows(response.body)
+        rows = page_rows(client.service, response.body)
         events = [Event(identity(info, row, params.date_field), row,
                         trigger.kind(row, params.date_field, created)) for row in rows]
         yield PollPage(batch_events(events, params.batch_size), {})
         if len(rows) < params.page_size:
             return
         after = rows[-1]
-
-
-def _rows(body: Any) -> list[dict[str, Any]]:
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise FatalError("F&O answered a collection query without a value list")
-    return list(body["value"])
 
 
 def _page_events(trigger: DateTrigger, info: EntityInfo, state: CursorState,
@@ -281,42 +240,16 @@ def _page_events(trigger: DateTrigger, info: EntityInfo, state: CursorState,
     return events, last
 
 
-async def poll_new(params: NewRecordParams, cursor: Mapping[str, Any] | None,
-                   ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in poll_dates(NEW, params, cursor, ctx):
-        yield page
-
-
-async def poll_new_or_updated(params: NewOrUpdatedRecordParams,
-                              cursor: Mapping[str, Any] | None,
-                              ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in poll_dates(NEW_OR_UPDATED, params, cursor, ctx):
-        yield page
-
-
-async def backfill_new(params: NewRecordParams, since: datetime, until: datetime | None,
-                       ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in backfill_dates(NEW, params, since, until, ctx):
-        yield page
-
-
-async def backfill_new_or_updated(params: NewOrUpdatedRecordParams, since: datetime,
-                                  until: datetime | None,
-                                  ctx: StepContext) -> AsyncIterator[PollPage]:
-    async for page in backfill_dates(NEW_OR_UPDATED, params, since, until, ctx):
-        yield page
-
-
 NEW_RECORD_SPEC = TriggerSpec(
-    key="dynamics_fo.new_record", params=NewRecordParams, poll=poll_new,
+    key="dynamics_fo.new_record", params=NewRecordParams, poll=partial(poll_dates, NEW),
     summary="Each new record of an F&O data entity (by its created-date field), exactly once.",
-    connection_types=CONNECTION_TYPES, backfill=backfill_new)
+    connection_types=CONNECTION_TYPES, backfill=partial(backfill_dates, NEW))
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
     key="dynamics_fo.new_or_updated_record", params=NewOrUpdatedRecordParams,
-    poll=poll_new_or_updated,
+    poll=partial(poll_dates, NEW_OR_UPDATED),
     summary="Each new or changed record of an F&O data entity (by its change-date field), "
             "exactly once.",
-    connection_types=CONNECTION_TYPES, backfill=backfill_new_or_updated)
+    connection_types=CONNECTION_TYPES, backfill=partial(backfill_dates, NEW_OR_UPDATED))
 
 TRIGGER_SPECS = (NEW_RECORD_SPEC, NEW_OR_UPDATED_RECORD_SPEC)

@@ -25,8 +25,8 @@ from yarl import URL
 
 from connectors.dynamics365.client import ODATA_HEADERS, DataverseClient
 from connectors.dynamics365.errors import error_detail, error_from_exception, error_from_response
-from connectors.dynamics365.retry import with_retries
 from connectors.errors import FatalError, RetryableError
+from connectors.odata.retry import with_retries
 
 MAX_PARTS = 1000
 _STATUS_LINE = re.compile(r"HTTP/\d\.\d (\d{3})")

@@ -15,9 +15,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.dynamics365 import odata
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
+from connectors.odata import escaping as odata
 
 
 @dataclass(frozen=True)

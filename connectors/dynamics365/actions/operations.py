@@ -23,12 +23,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from connectors.base import ActionSpec, Params, StepContext
-from connectors.dynamics365 import odata
 from connectors.dynamics365.actions.metadata import table_info
 from connectors.dynamics365.actions.records import KeyValue, client_of
 from connectors.dynamics365.actions.values import bind_key, record_key
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
+from connectors.odata import escaping as odata
 
 CONNECTION_TYPES = ("dynamics365",)
 NAMESPACE = "Microsoft.Dynamics.CRM."

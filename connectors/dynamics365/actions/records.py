@@ -13,12 +13,12 @@ Errors: an update of a missing row (``If-Match: *``) and a delete or get of one 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from connectors.base import ActionSpec, Params, StepContext
-from connectors.dynamics365 import odata
+from connectors.base import Params, StepContext
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.values import (
     ANNOTATIONS_PREFER,
@@ -28,9 +28,10 @@ from connectors.dynamics365.actions.values import (
     to_payload,
 )
 from connectors.dynamics365.client import DataverseClient, DataverseResponse
-from connectors.errors import FatalError, RecipeError
+from connectors.errors import FatalError
+from connectors.odata import escaping as odata
+from connectors.odata.records import action_spec, deleted, explained, missing
 
-CONNECTION_TYPES = ("dynamics365",)
 KeyValue = str | int | float | bool | None
 TABLE = Field(description="The table: entity set name or logical name.",
               examples=["accounts", "contact"])
@@ -98,9 +99,7 @@ class GetRecordParams(RecordAddress):
 
 
 def client_of(ctx: StepContext) -> DataverseClient:
-    if not isinstance(ctx.connection, DataverseClient):
-        raise RecipeError("this action needs a dynamics365 connection")
-    return ctx.connection
+    return DataverseClient.of(ctx, "action")
 
 
 def write_options(info: TableInfo, return_record: bool,
@@ -149,37 +148,27 @@ async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[
     info, path = await record_path(client, params.table, params.record_id, params.key)
     query, headers = write_options(info, params.return_record, params.select)
     body = await to_payload(client, info, params.fields)
-    try:
-        response = await client.request("PATCH", path, params=query, json_body=body,
-                                        headers={**headers, **conditions})
-    except FatalError as exc:
-        raise _explained(exc, what, info, params) from exc
+    response = await explained(client.request("PATCH", path, params=query, json_body=body,
+                                              headers={**headers, **conditions}),
+                               lambda exc: _explained(exc, what, info, params))
     return {**written(info, response, params.return_record), "created": response.status == 201}
 
 
 def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddress) -> FatalError:
     named = f"{info.entity_set} record " + (f"with id {address.record_id}" if address.record_id
                                             else f"with key {address.key}")
-    if exc.status == 404:
-        message = f"{what}: no {named} ({exc.message})"
-    elif exc.status == 412:
-        message = f"{what}: conflict, a {named} already exists ({exc.message})"
-    else:
-        return exc
-    return FatalError(message, status=exc.status, code=exc.code)
+    if exc.status == 412:
+        return FatalError(f"{what}: conflict, a {named} already exists ({exc.message})",
+                          status=exc.status, code=exc.code)
+    return missing(exc, what, named)
 
 
 async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[str, Any]:
     """Delete one row; ``{"deleted": bool}`` (false only with ``missing_ok``)."""
     client = client_of(ctx)
     info, path = await record_path(client, params.table, params.record_id, params.key)
-    try:
-        await client.request("DELETE", path)
-    except FatalError as exc:
-        if exc.status == 404 and params.missing_ok:
-            return {"deleted": False}
-        raise _explained(exc, "delete_record", info, params) from exc
-    return {"deleted": True}
+    return await deleted(client.request("DELETE", path), params.missing_ok,
+                         lambda exc: _explained(exc, "delete_record", info, params))
 
 
 async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -189,17 +178,12 @@ async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any
     query = select_option(info, params.select)
     if params.expand:
         query["$expand"] = params.expand
-    try:
-        body = await client.get_json(path, query, {"Prefer": ANNOTATIONS_PREFER})
-    except FatalError as exc:
-        raise _explained(exc, "get_record", info, params) from exc
+    body = await explained(client.get_json(path, query, {"Prefer": ANNOTATIONS_PREFER}),
+                           lambda exc: _explained(exc, "get_record", info, params))
     return {"id": body.get(info.primary_id), "record": from_record(body)}
 
 
-def _spec(name: str, params: type[Params], run: Any, summary: str) -> ActionSpec:
-    return ActionSpec(key=f"dynamics365.{name}", params=params, run=run, summary=summary,
-                      connection_types=CONNECTION_TYPES)
-
+_spec = partial(action_spec, "dynamics365")
 
 SPECS = (
     _spec("create_record", CreateRecordParams, create_record, "Create a Dataverse record."),

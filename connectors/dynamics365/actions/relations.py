@@ -14,11 +14,11 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from connectors.base import ActionSpec, Params, StepContext
-from connectors.dynamics365 import odata
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.records import KeyValue, RecordAddress, client_of
 from connectors.dynamics365.actions.values import bind_key, record_path
 from connectors.dynamics365.client import DataverseClient
+from connectors.odata import escaping as odata
 
 CONNECTION_TYPES = ("dynamics365",)
 

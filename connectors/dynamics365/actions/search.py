@@ -18,15 +18,16 @@ import xml.etree.ElementTree as ElementTree
 from typing import Any
 from urllib.parse import unquote
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import ActionSpec, Params, StepContext
-from connectors.dynamics365 import odata
 from connectors.dynamics365.actions.metadata import table_info
 from connectors.dynamics365.actions.records import TABLE, client_of
 from connectors.dynamics365.actions.values import ANNOTATIONS_PREFER, from_record, select_option
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
+from connectors.odata import escaping as odata
+from connectors.odata.params import Columns
 
 CONNECTION_TYPES = ("dynamics365",)
 MAX_PAGE = 5000
@@ -44,8 +45,8 @@ class SearchRecordsParams(Params):
         examples=[{"lastname": "O'Bryan", "statecode": 0}])
     filter: str | None = Field(None, description="Raw OData $filter, ANDed with where.",
                                examples=["revenue gt 1000 and statecode eq 0"])
-    select: list[str] | None = Field(None, description="Columns to return.",
-                                     examples=[["name", "revenue"]])
+    select: Columns = Field(None, description="Columns to return.",
+                            examples=[["name", "revenue"]])
     orderby: str | None = Field(None, description="OData $orderby.", examples=["name asc"])
     expand: str | None = Field(None, description="OData $expand.",
                                examples=["primarycontactid($select=fullname)"])
@@ -57,11 +58,6 @@ class SearchRecordsParams(Params):
                        examples=[20_000])
     next_link: str | None = Field(None, description="Continue from a previous next_link.",
                                   examples=[None])
-
-    @field_validator("select")
-    @classmethod
-    def _columns(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [odata.identifier(c) for c in value]
 
 
 class FetchXmlQueryParams(Params):

@@ -25,10 +25,10 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.dynamics365 import odata
 from connectors.dynamics365.actions.metadata import Column, TableInfo, table_info
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
+from connectors.odata import escaping as odata
 
 FORMATTED = "OData.Community.Display.V1.FormattedValue"
 LOOKUP_TABLE = "Microsoft.Dynamics.CRM.lookuplogicalname"

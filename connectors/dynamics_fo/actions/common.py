@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import Params, StepContext
-from connectors.dynamics365 import odata
 from connectors.dynamics_fo.client import FoClient
 from connectors.dynamics_fo.company import CompanyScope, scope_of
-from connectors.errors import RecipeError
+from connectors.odata.params import EntitySet
 
 CONNECTION_TYPES = ("dynamics_fo",)
 KeyValue = str | int | float
@@ -19,18 +18,14 @@ KeyValue = str | int | float
 class EntityParams(Params):
     """An entity set and the company to work in."""
 
-    entity: str = Field(description="The data entity's public collection name (entity set).",
-                        examples=["CustomersV3"])
+    entity: EntitySet = Field(
+        description="The data entity's public collection name (entity set).",
+        examples=["CustomersV3"])
     data_area: str | None = Field(
         None, description="Company (dataAreaId); default: the connection's.", examples=["usmf"])
     cross_company: bool | None = Field(
         None, description="Work across every company; default: the connection's setting.",
         examples=[True])
-
-    @field_validator("entity")
-    @classmethod
-    def _entity_name(cls, value: str) -> str:
-        return odata.path_segment(value)
 
     def scope(self, client: FoClient) -> CompanyScope:
         return scope_of(client, self.data_area, self.cross_company)
@@ -46,9 +41,7 @@ class KeyedParams(EntityParams):
 
 
 def client_of(ctx: StepContext) -> FoClient:
-    if not isinstance(ctx.connection, FoClient):
-        raise RecipeError("this action needs a dynamics_fo connection")
-    return ctx.connection
+    return FoClient.of(ctx, "action")
 
 
 def record_of(body: Any) -> dict[str, Any]:

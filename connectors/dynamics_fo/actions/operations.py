@@ -14,7 +14,6 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from connectors.base import ActionSpec, Params, StepContext
-from connectors.dynamics365 import odata
 from connectors.dynamics_fo.actions.common import (
     CONNECTION_TYPES,
     EntityParams,
@@ -23,6 +22,7 @@ from connectors.dynamics_fo.actions.common import (
 )
 from connectors.dynamics_fo.company import CROSS_COMPANY, key_path
 from connectors.dynamics_fo.metadata import entity_info
+from connectors.odata import escaping as odata
 
 NAMESPACE = "Microsoft.Dynamics.DataEntities"
 _RELATIVE_PATH = re.compile(r"^[A-Za-z0-9_$][^?#\s]*$")

@@ -13,22 +13,18 @@ exists") PATCHes once more. A failed X++ write (``AxODataWriteException``) is a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field
 
-from connectors.base import ActionSpec, Params, StepContext
-from connectors.dynamics_fo.actions.common import (
-    CONNECTION_TYPES,
-    EntityParams,
-    KeyedParams,
-    client_of,
-    record_of,
-)
+from connectors.base import StepContext
+from connectors.dynamics_fo.actions.common import EntityParams, KeyedParams, client_of, record_of
 from connectors.dynamics_fo.client import FoClient
 from connectors.dynamics_fo.company import CompanyScope, key_of, key_path, with_company
 from connectors.dynamics_fo.metadata import EntityInfo, entity_info
 from connectors.errors import FatalError
+from connectors.odata.records import action_spec, deleted, explained, missing
 
 FIELDS = Field(description="Field values, by OData property name; enums by member name.",
                examples=[{"OrganizationName": "Contoso", "CreditLimitIsMandatory": "Yes"}])
@@ -69,10 +65,7 @@ async def _address(client: FoClient, params: KeyedParams
 
 
 def _explained(exc: FatalError, what: str, info: EntityInfo, key: dict[str, Any]) -> FatalError:
-    if exc.status != 404:
-        return exc
-    return FatalError(f"{what}: no {info.set_name} record with key {key} ({exc.message})",
-                      status=404, code=exc.code)
+    return missing(exc, what, f"{info.set_name} record with key {key}")
 
 
 async def create_record(params: CreateRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -89,10 +82,8 @@ async def update_record(params: UpdateRecordParams, ctx: StepContext) -> dict[st
     """Update one existing entity (never creates); ``{"key", "record"?}``."""
     client = client_of(ctx)
     info, _, path, query, key = await _address(client, params)
-    try:
-        await client.request("PATCH", path, params=query, json_body=params.fields)
-    except FatalError as exc:
-        raise _explained(exc, "update_record", info, key) from exc
+    await explained(client.request("PATCH", path, params=query, json_body=params.fields),
+                    lambda exc: _explained(exc, "update_record", info, key))
     return await _written(client, params, path, query, key, created=None)
 
 
@@ -131,13 +122,8 @@ async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[st
     """Delete one entity; ``{"deleted": bool}`` (false only with ``missing_ok``)."""
     client = client_of(ctx)
     info, _, path, query, key = await _address(client, params)
-    try:
-        await client.request("DELETE", path, params=query)
-    except FatalError as exc:
-        if exc.status == 404 and params.missing_ok:
-            return {"deleted": False}
-        raise _explained(exc, "delete_record", info, key) from exc
-    return {"deleted": True}
+    return await deleted(client.request("DELETE", path, params=query), params.missing_ok,
+                         lambda exc: _explained(exc, "delete_record", info, key))
 
 
 async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -146,17 +132,12 @@ async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any
     info, _, path, query, key = await _address(client, params)
     if params.select:
         query["$select"] = ",".join(dict.fromkeys([*info.key, *params.select]))
-    try:
-        body = await client.get_json(path, query)
-    except FatalError as exc:
-        raise _explained(exc, "get_record", info, key) from exc
+    body = await explained(client.get_json(path, query),
+                           lambda exc: _explained(exc, "get_record", info, key))
     return {"key": key, "record": record_of(body)}
 
 
-def _spec(name: str, params: type[Params], run: Any, summary: str) -> ActionSpec:
-    return ActionSpec(key=f"dynamics_fo.{name}", params=params, run=run, summary=summary,
-                      connection_types=CONNECTION_TYPES)
-
+_spec = partial(action_spec, "dynamics_fo")
 
 SPECS = (
     _spec("create_record", CreateRecordParams, create_record, "Create an F&O entity record."),

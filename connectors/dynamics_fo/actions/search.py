@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from connectors.base import ActionSpec, StepContext
-from connectors.dynamics365 import odata
 from connectors.dynamics_fo.actions.common import (
     CONNECTION_TYPES,
     EntityParams,
@@ -23,14 +22,15 @@ from connectors.dynamics_fo.actions.common import (
 )
 from connectors.dynamics_fo.company import and_filters, read_options
 from connectors.dynamics_fo.metadata import entity_info
+from connectors.odata.params import Columns
 
 
 class SearchRecordsParams(EntityParams):
     filter: str | None = Field(None, description="OData $filter (F&O dialect: enum literals, "
                                "'*' wildcards).",
                                examples=["CustomerGroupId eq '10' and CreditLimit gt 1000"])
-    select: list[str] | None = Field(None, description="Fields to return.",
-                                     examples=[["CustomerAccount", "OrganizationName"]])
+    select: Columns = Field(None, description="Fields to return.",
+                            examples=[["CustomerAccount", "OrganizationName"]])
     orderby: str | None = Field(None, description="OData $orderby.",
                                 examples=["OrganizationName asc"])
     top: int | None = Field(None, ge=1, description="At most this many records.",
@@ -39,11 +39,6 @@ class SearchRecordsParams(EntityParams):
                              examples=[100])
     max_records: int = Field(100_000, ge=1, le=1_000_000,
                              description="Stop reading after this many (then more: true).")
-
-    @field_validator("select")
-    @classmethod
-    def _fields(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else [odata.identifier(c) for c in value]
 
 
 def query_options(params: SearchRecordsParams, company_params: dict[str, str],
