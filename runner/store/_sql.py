@@ -7,10 +7,11 @@ from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-def insert_for(conn: AsyncConnection, table: Table) -> Any:
+def insert_for(conn: AsyncConnection | Connection, table: Table) -> Any:
     """A dialect ``INSERT`` for ``table`` that supports ``ON CONFLICT`` on both backends."""
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from runner.store._sql import dumps, insert_for, loads
@@ -39,8 +40,8 @@ async def bump_epoch(conn: AsyncConnection, recipe: str, now_s: float) -> int:
     return (await conn.execute(stmt)).scalar_one()
 
 
-async def advance_cursor(
-    conn: AsyncConnection,
+def advance_cursor(
+    conn: Connection,
     recipe: str,
     cursor: dict[str, Any],
     expected_epoch: int,
@@ -52,7 +53,7 @@ async def advance_cursor(
     concurrent takeover waits for this transaction and then wins.
     """
     state = dumps(cursor)
-    updated = await conn.execute(
+    updated = conn.execute(
         update(cursors)
         .where(cursors.c.recipe == recipe, cursors.c.epoch == expected_epoch)
         .values(state=state, updated_at=now_s)
@@ -60,16 +61,16 @@ async def advance_cursor(
     )
     if updated.first() is not None:
         return
-    if expected_epoch == 0 and await _create_cursor(conn, recipe, state, now_s):
+    if expected_epoch == 0 and _create_cursor(conn, recipe, state, now_s):
         return
     raise StaleEpoch(recipe, expected_epoch)
 
 
-async def _create_cursor(conn: AsyncConnection, recipe: str, state: str, now_s: float) -> bool:
+def _create_cursor(conn: Connection, recipe: str, state: str, now_s: float) -> bool:
     stmt = (
         insert_for(conn, cursors)
         .values(recipe=recipe, state=state, epoch=0, updated_at=now_s)
         .on_conflict_do_nothing(index_elements=[cursors.c.recipe])
         .returning(cursors.c.recipe)
     )
-    return (await conn.execute(stmt)).first() is not None
+    return conn.execute(stmt).first() is not None

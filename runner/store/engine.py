@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -87,6 +87,16 @@ def _sqlite_engine(url: str) -> AsyncEngine:
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine
+
+
+def sqlite_sync_engine(engine: AsyncEngine) -> Engine:
+    """A synchronous engine on the same SQLite file as ``engine``, set up alike (WAL,
+    busy timeout, ``BEGIN IMMEDIATE``), for transactions run whole in one thread."""
+    sync = create_engine(engine.url.set(drivername="sqlite"),
+                         connect_args={"check_same_thread": False})
+    event.listen(sync, "connect", _on_sqlite_connect)
+    event.listen(sync, "begin", _on_sqlite_begin)
+    return sync
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from runner.store._sql import insert_for
 from runner.store.cursors import advance_cursor
@@ -73,8 +73,8 @@ def prepare_events(recipe: str, events: Sequence[NewEvent]) -> PreparedEvents:
                           [encode_payload(event.payload) for event in events])
 
 
-async def commit_poll(
-    conn: AsyncConnection,
+def commit_poll(
+    conn: Connection,
     recipe: str,
     events: Sequence[NewEvent] | PreparedEvents,
     cursor: dict[str, Any],
@@ -83,24 +83,24 @@ async def commit_poll(
 ) -> CommitResult:
     """Advance the cursor (epoch-fenced) and store ``events`` as pending jobs, skipping
     events already stored. The caller's transaction makes the two atomic."""
-    await advance_cursor(conn, recipe, cursor, expected_epoch, now_s)
-    return await insert_events(conn, recipe, events, now_s)
+    advance_cursor(conn, recipe, cursor, expected_epoch, now_s)
+    return insert_events(conn, recipe, events, now_s)
 
 
-async def store_events(
-    conn: AsyncConnection, recipe: str, events: Sequence[NewEvent] | PreparedEvents,
+def store_events(
+    conn: Connection, recipe: str, events: Sequence[NewEvent] | PreparedEvents,
     now_s: float,
 ) -> CommitResult:
     """Store ``events`` as pending jobs without touching the cursor (a backfill). The
     cursor row is locked first (PostgreSQL) so this serialises with the live poller's
     commits exactly as two commits of the poller do; SQLite's write lock does the same."""
-    await conn.execute(
+    conn.execute(
         select(cursors.c.recipe).where(cursors.c.recipe == recipe).with_for_update())
-    return await insert_events(conn, recipe, events, now_s)
+    return insert_events(conn, recipe, events, now_s)
 
 
-async def insert_events(
-    conn: AsyncConnection, recipe: str, events: Sequence[NewEvent] | PreparedEvents,
+def insert_events(
+    conn: Connection, recipe: str, events: Sequence[NewEvent] | PreparedEvents,
     now_s: float,
 ) -> CommitResult:
     """Insert the events not stored yet; the ids of the new jobs, in event order."""
@@ -110,30 +110,30 @@ async def insert_events(
         raise ValueError(f"events prepared for {events.recipe!r}, not {recipe!r}")
     if not events.events:
         return CommitResult(new_job_ids=(), duplicates=0)
-    rows = await _rows(conn, recipe, events, now_s)
+    rows = _rows(conn, recipe, events, now_s)
     if conn.dialect.name == "sqlite":
-        inserted = await _insert_sqlite(conn, rows)
+        inserted = _insert_sqlite(conn, rows)
     else:
-        inserted = await _insert_generic(conn, recipe, rows)
+        inserted = _insert_generic(conn, recipe, rows)
     new_ids = tuple(dict.fromkeys(row[0] for row in rows if row[0] in inserted))
     return CommitResult(new_job_ids=new_ids, duplicates=len(events.events) - len(new_ids))
 
 
-async def _rows(conn: AsyncConnection, recipe: str, events: PreparedEvents,
+def _rows(conn: Connection, recipe: str, events: PreparedEvents,
                 now_s: float) -> list[tuple[Any, ...]]:
     """One ``_COLUMNS`` tuple per event; forced events get their replay number and id."""
     if not any(event.force for event in events.events):
         return [(job_id, recipe, event.key, 0, _PENDING, payload, 0, now_s, now_s, now_s)
                 for event, job_id, payload in zip(events.events, events.ids, events.payloads,
                                                   strict=True)]
-    replays = await _replay_numbers(conn, recipe, events.events)
+    replays = _replay_numbers(conn, recipe, events.events)
     return [(job_id_for(recipe, event.key, replay) if event.force else job_id, recipe,
              event.key, replay, _PENDING, payload, 0, now_s, now_s, now_s)
             for event, replay, job_id, payload in zip(events.events, replays, events.ids,
                                                       events.payloads, strict=True)]
 
 
-async def _insert_sqlite(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> set[str]:
+def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
     """Insert a page in one statement; the ids actually inserted (known keys, and a key
     repeated within the page, hit ON CONFLICT and are not inserted).
 
@@ -143,18 +143,18 @@ async def _insert_sqlite(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> 
     past the highest ``seq`` before the statement (the write lock keeps others out), and
     they need reading only when the count says some were skipped.
     """
-    before = (await conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM jobs")).scalar()
+    before = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM jobs").scalar()
     inserted = 0
     for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
         chunk = rows[start:start + _SQLITE_ROWS_PER_INSERT]
         values: list[Any] = [chunk[0][1], chunk[0][7], chunk[0][8], chunk[0][9]]
         for row in chunk:
             values += (row[0], row[2], row[3], row[5])
-        result = await conn.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(values))
+        result = conn.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(values))
         inserted += result.rowcount
     if inserted == len(rows):
         return {row[0] for row in rows}
-    found = await conn.exec_driver_sql("SELECT id FROM jobs WHERE seq > ?", (before,))
+    found = conn.exec_driver_sql("SELECT id FROM jobs WHERE seq > ?", (before,))
     return {job_id for (job_id,) in found}
 
 
@@ -170,12 +170,12 @@ def _sqlite_insert(row_count: int) -> str:
             "ON CONFLICT (recipe, event_key, replay) DO NOTHING")
 
 
-async def _insert_generic(conn: AsyncConnection, recipe: str,
+def _insert_generic(conn: Connection, recipe: str,
                           rows: list[tuple[Any, ...]]) -> set[str]:
     """Skip the known keys (one lookup), insert the rest with a plain executemany. ON
     CONFLICT stays as a safety net; the cursor row lock held by the transaction keeps the
     recipe's other committers out meanwhile."""
-    known = await _known_keys(conn, recipe, [row[2] for row in rows if row[3] == 0])
+    known = _known_keys(conn, recipe, [row[2] for row in rows if row[3] == 0])
     fresh: dict[str, tuple[Any, ...]] = {}
     for row in rows:
         if not (row[3] == 0 and row[2] in known):
@@ -183,17 +183,17 @@ async def _insert_generic(conn: AsyncConnection, recipe: str,
     if fresh:
         stmt = insert_for(conn, jobs).on_conflict_do_nothing(
             index_elements=["recipe", "event_key", "replay"])
-        await conn.execute(stmt, [dict(zip(_COLUMNS, row, strict=True))
+        conn.execute(stmt, [dict(zip(_COLUMNS, row, strict=True))
                                   for row in fresh.values()])
     return set(fresh)
 
 
-async def _known_keys(conn: AsyncConnection, recipe: str, keys: list[str]) -> set[str]:
+def _known_keys(conn: Connection, recipe: str, keys: list[str]) -> set[str]:
     """Which of ``keys`` already have their ordinary (replay 0) job."""
     unique = list(dict.fromkeys(keys))
     known: set[str] = set()
     for start in range(0, len(unique), _KEYS_PER_LOOKUP):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(jobs.c.event_key).where(
                 jobs.c.recipe == recipe, jobs.c.replay == 0,
                 jobs.c.event_key.in_(unique[start:start + _KEYS_PER_LOOKUP])))
@@ -201,14 +201,14 @@ async def _known_keys(conn: AsyncConnection, recipe: str, keys: list[str]) -> se
     return known
 
 
-async def _replay_numbers(
-    conn: AsyncConnection, recipe: str, events: Sequence[NewEvent]
+def _replay_numbers(
+    conn: Connection, recipe: str, events: Sequence[NewEvent]
 ) -> list[int]:
     """0 for ordinary events; for forced ones, one past the highest replay stored so far."""
     forced = {event.key for event in events if event.force}
     if not forced:
         return [0] * len(events)
-    latest = await _latest_replays(conn, recipe, forced)
+    latest = _latest_replays(conn, recipe, forced)
     numbers: list[int] = []
     for event in events:
         if event.force:
@@ -219,11 +219,11 @@ async def _replay_numbers(
     return numbers
 
 
-async def _latest_replays(conn: AsyncConnection, recipe: str, keys: set[str]) -> dict[str, int]:
+def _latest_replays(conn: Connection, recipe: str, keys: set[str]) -> dict[str, int]:
     ordered = sorted(keys)
     latest: dict[str, int] = {}
     for start in range(0, len(ordered), _KEYS_PER_LOOKUP):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(jobs.c.event_key, func.max(jobs.c.replay))
             .where(jobs.c.recipe == recipe,
                    jobs.c.event_key.in_(ordered[start:start + _KEYS_PER_LOOKUP]))

@@ -8,8 +8,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
@@ -30,8 +31,10 @@ from runner.store.records import (
     StepStatus,
     TokenCache,
 )
+from runner.store.transactions import SyncTransactions
 
 Clock = Callable[[], float]
+T = TypeVar("T")
 
 
 class Store:
@@ -46,6 +49,7 @@ class Store:
         # writers here hands the lock over at once (other processes still use busy_timeout).
         self._queue_writers = engine.dialect.name == "sqlite"
         self._writers: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._transactions = SyncTransactions(engine)
 
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, clock: Clock = time.time) -> Store:
@@ -63,6 +67,7 @@ class Store:
         return cls(engine, clock)
 
     async def close(self) -> None:
+        await self._transactions.close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -79,6 +84,13 @@ class Store:
             return
         async with self._writer_lock(), self.engine.begin() as conn:
             yield conn
+
+    async def _write_sync(self, fn: Callable[[Connection], T]) -> T:
+        """``fn`` as one write transaction run whole (see ``transactions.py``)."""
+        if not self._queue_writers:
+            return await self._transactions.run(fn)
+        async with self._writer_lock():
+            return await self._transactions.run(fn)
 
     def _writer_lock(self) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -106,10 +118,9 @@ class Store:
         the cursor; raises ``StaleEpoch`` and writes nothing if the epoch moved on."""
         if not isinstance(events, PreparedEvents):  # CPU work, outside the write lock
             events = outbox.prepare_events(recipe, events)
-        async with self._write() as conn:
-            return await outbox.commit_poll(
-                conn, recipe, events, cursor, expected_epoch, self._clock()
-            )
+        now_s = self._clock()
+        return await self._write_sync(lambda conn: outbox.commit_poll(
+            conn, recipe, events, cursor, expected_epoch, now_s))
 
     async def store_events(
         self, recipe: str, events: Sequence[NewEvent] | PreparedEvents
@@ -118,8 +129,9 @@ class Store:
         touching the cursor: a backfill re-reading a range beside the live poller."""
         if not isinstance(events, PreparedEvents):
             events = outbox.prepare_events(recipe, events)
-        async with self._write() as conn:
-            return await outbox.store_events(conn, recipe, events, self._clock())
+        now_s = self._clock()
+        return await self._write_sync(
+            lambda conn: outbox.store_events(conn, recipe, events, now_s))
 
     async def load_cursor(self, recipe: str) -> tuple[dict[str, Any] | None, int]:
         """``(cursor, epoch)``; ``(None, 0)`` for a recipe never committed."""
