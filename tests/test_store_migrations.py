@@ -12,13 +12,15 @@ from sqlalchemy.engine import Connection
 from runner.store import (
     LATEST_VERSION,
     JobStatus,
+    NewEvent,
+    StepStatus,
     Store,
     applied_versions,
     job_id_for,
     migrate,
     normalize_url,
 )
-from runner.store.schema import cursors, jobs, metadata
+from runner.store.schema import cursors, job_steps, jobs, metadata
 from tests.store_support import StoreTarget
 
 pytest_plugins = ["tests.store_support"]
@@ -67,6 +69,36 @@ async def test_upgrade_from_version_1_keeps_cursors_and_jobs(target: StoreTarget
         [job] = await store.claim_jobs("w1", "leads", limit=5, claim_ttl_s=30)
         assert (job.id, job.payload) == (job_id_for("leads", "r1:1"), {"id": "r1"})
         assert await store.save_token_cache("crm", b"sealed", 0) == 1  # a version-2 table
+    finally:
+        await store.close()
+
+
+async def test_upgrade_from_version_3_keeps_jobs_steps_and_dedupe(target: StoreTarget) -> None:
+    engine = target.engine()
+    try:
+        assert await migrate(engine, up_to=3) == [1, 2, 3]
+        async with engine.begin() as conn:
+            await conn.execute(jobs.insert().values(**_v1_job_row()))
+            await conn.execute(job_steps.insert().values(
+                job_id=job_id_for("leads", "r1:1"), path="actions[0]",
+                status=StepStatus.SUCCEEDED.value, output='{"id":"t1"}', started_at=1.0))
+    finally:
+        await engine.dispose()
+
+    store = await target.open()
+    try:
+        assert await applied_versions(store.engine) == list(range(1, LATEST_VERSION + 1))
+        job_id = job_id_for("leads", "r1:1")
+        assert await store.completed_steps(job_id) == {"actions[0]": {"id": "t1"}}
+        again = await store.commit_poll("leads", [NewEvent("r1:1", {}), NewEvent("r2:1", {})],
+                                        {"page": 2}, 0)
+        assert (again.new_job_ids, again.duplicates) == ((job_id_for("leads", "r2:1"),), 1)
+        forced = await store.store_events("leads", [NewEvent("r1:1", {}, force=True)])
+        assert forced.new_job_ids == (job_id_for("leads", "r1:1", 1),)
+        async with store.engine.connect() as conn:  # the steps' foreign key still holds
+            await conn.execute(jobs.delete().where(jobs.c.id == job_id))
+            assert (await conn.execute(job_steps.select())).first() is None
+            await conn.rollback()
     finally:
         await store.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -111,26 +112,25 @@ class RecipePoller:
         return summary
 
     async def _pages(self, summary: PollSummary, expected_epoch: int | None = None) -> None:
-        """Store every page: page N commits (in the store's thread) while page N+1 is
-        fetched, decoded and encoded here; commits still run one at a time, in order."""
+        """Store every page: while page N commits (in the store's writer), page N+1 is
+        fetched, decoded and encoded here and queued behind it; at most two pages wait."""
         cursor, epoch = await self.store.load_cursor(self.recipe.name)
         epoch = epoch if expected_epoch is None else expected_epoch
         ctx = StepContext(recipe=self.recipe.name, connection=self.connection, log=self.log)
-        committing: asyncio.Task[CommitResult] | None = None
-        try:
-            async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
-                events = prepare_events(self.recipe.name, new_events(page.events))
-                if committing is not None:
-                    self._count(summary, await committing)
-                committing = asyncio.ensure_future(
-                    self.store.commit_poll(self.recipe.name, events, page.cursor, epoch))
-            if committing is not None:
-                self._count(summary, await committing)
-                committing = None
-        finally:
-            if committing is not None:  # the trigger failed: the page in flight still lands
-                with contextlib.suppress(Exception):
-                    self._count(summary, await committing)
+        queued: deque[asyncio.Future[CommitResult]] = deque()
+        async with self.store.page_commits(self.recipe.name, epoch) as commits:
+            try:
+                async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
+                    events = prepare_events(self.recipe.name, new_events(page.events))
+                    if len(queued) == 2:
+                        self._count(summary, await queued.popleft())
+                    queued.append(await commits.submit(events, page.cursor))
+                while queued:
+                    self._count(summary, await queued.popleft())
+            finally:  # the trigger failed: the pages already queued still land
+                for future in queued:
+                    with contextlib.suppress(Exception):
+                        self._count(summary, await future)
 
     def _count(self, summary: PollSummary, result: CommitResult) -> None:
         summary.pages += 1

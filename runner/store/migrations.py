@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select, text
+from sqlalchemy import MetaData, Table, UniqueConstraint, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,14 +52,44 @@ def _create(*tables: Table) -> Callable[[Connection], None]:
     return apply
 
 
+def _jobs_v1() -> Table:
+    """``jobs`` as migrations 1–3 made it: today's table plus the unique event key."""
+    table = jobs.to_metadata(MetaData())
+    table.append_constraint(
+        UniqueConstraint("recipe", "event_key", "replay", name="uq_jobs_recipe_event"))
+    return table
+
+
+def _drop_event_key_unique(conn: Connection) -> None:
+    """Drop ``uq_jobs_recipe_event``: the unique job id (uuid5 of the same three values)
+    dedupes alone. SQLite cannot drop a table constraint, so there both tables are rebuilt
+    under their names and refilled: renaming ``jobs`` away points ``job_steps``' foreign
+    key at the old copy, so ``job_steps`` is rebuilt after it to point at the new one, and
+    the old copies are dropped child first (dropping a parent with children would cascade)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("ALTER TABLE jobs DROP CONSTRAINT uq_jobs_recipe_event"))
+        return
+    for table in (jobs, job_steps):
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {table.name}_v3")
+        for index in table.indexes:
+            conn.exec_driver_sql(f"DROP INDEX {index.name}")
+        table.create(conn)
+        names = ", ".join(column.name for column in table.columns)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {table.name}_v3")
+    conn.exec_driver_sql("DROP TABLE job_steps_v3")
+    conn.exec_driver_sql("DROP TABLE jobs_v3")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "outbox: cursors, jobs, job steps", _create(cursors, jobs, job_steps)),
+    Migration(1, "outbox: cursors, jobs, job steps", _create(cursors, _jobs_v1(), job_steps)),
     Migration(
         2,
         "token caches, connection and recipe states",
         _create(token_caches, connection_states, recipe_states),
     ),
     Migration(3, "replicas and recipe leases", _create(replicas, leases)),
+    Migration(4, "jobs deduplicated by their id alone", _drop_event_key_unique),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,14 +1,15 @@
 """The outbox: one poll page's jobs and the trigger's advanced cursor, in one transaction.
 
 Job ids are deterministic: ``uuid5(recipe, event_key, replay)``. The same event seen by
-two replicas (or polled twice) yields the same id and the same ``(recipe, event_key,
-replay)`` key, so it is stored once; a forced replay takes the next ``replay`` number.
+two replicas (or polled twice) yields the same id, so it is stored once (the id is the
+only unique key); a forced replay takes a ``replay`` number whose id is not stored yet.
 
 This is the ingest hot path (tens of thousands of rows per second). Ids and payload text
 are made before the transaction (:func:`prepare_events`), so a poller can do that for
 page N+1 while page N commits. On SQLite a whole page is one ``INSERT … SELECT … ON
 CONFLICT DO NOTHING`` that runs in one ``sqlite3_step`` without the GIL, beside the event
-loop; see :func:`_insert_sqlite`.
+loop; see :func:`_insert_sqlite`. The functions are synchronous: the store runs the whole
+transaction in one go (``transactions.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from runner.store._sql import insert_for
@@ -167,7 +169,7 @@ def _sqlite_insert(row_count: int) -> str:
             "replay, payload, status, attempts) "
             f"SELECT ?, ?, ?, ?, column1, column2, column3, column4, '{_PENDING}', 0 "
             f"FROM (VALUES {values}) WHERE true "
-            "ON CONFLICT (recipe, event_key, replay) DO NOTHING")
+            "ON CONFLICT (id) DO NOTHING")
 
 
 def _insert_generic(conn: Connection, recipe: str,
@@ -175,28 +177,25 @@ def _insert_generic(conn: Connection, recipe: str,
     """Skip the known keys (one lookup), insert the rest with a plain executemany. ON
     CONFLICT stays as a safety net; the cursor row lock held by the transaction keeps the
     recipe's other committers out meanwhile."""
-    known = _known_keys(conn, recipe, [row[2] for row in rows if row[3] == 0])
+    known = _known_ids(conn, [row[0] for row in rows])
     fresh: dict[str, tuple[Any, ...]] = {}
     for row in rows:
-        if not (row[3] == 0 and row[2] in known):
+        if row[0] not in known:
             fresh.setdefault(row[0], row)
     if fresh:
-        stmt = insert_for(conn, jobs).on_conflict_do_nothing(
-            index_elements=["recipe", "event_key", "replay"])
+        stmt = insert_for(conn, jobs).on_conflict_do_nothing(index_elements=["id"])
         conn.execute(stmt, [dict(zip(_COLUMNS, row, strict=True))
                                   for row in fresh.values()])
     return set(fresh)
 
 
-def _known_keys(conn: Connection, recipe: str, keys: list[str]) -> set[str]:
-    """Which of ``keys`` already have their ordinary (replay 0) job."""
-    unique = list(dict.fromkeys(keys))
+def _known_ids(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of the job ``ids`` are stored (one primary-key lookup per 8,000)."""
+    unique = list(dict.fromkeys(ids))
     known: set[str] = set()
     for start in range(0, len(unique), _KEYS_PER_LOOKUP):
-        rows = conn.execute(
-            select(jobs.c.event_key).where(
-                jobs.c.recipe == recipe, jobs.c.replay == 0,
-                jobs.c.event_key.in_(unique[start:start + _KEYS_PER_LOOKUP])))
+        rows = conn.execute(select(jobs.c.id).where(
+            jobs.c.id.in_(unique[start:start + _KEYS_PER_LOOKUP])))
         known.update(rows.scalars())
     return known
 
@@ -204,30 +203,21 @@ def _known_keys(conn: Connection, recipe: str, keys: list[str]) -> set[str]:
 def _replay_numbers(
     conn: Connection, recipe: str, events: Sequence[NewEvent]
 ) -> list[int]:
-    """0 for ordinary events; for forced ones, one past the highest replay stored so far."""
-    forced = {event.key for event in events if event.force}
-    if not forced:
+    """0 for ordinary events; for forced ones, the lowest replay numbers whose job is not
+    stored (a key's jobs are found by id, which is a function of the key and number)."""
+    wanted = Counter(event.key for event in events if event.force)
+    if not wanted:
         return [0] * len(events)
-    latest = _latest_replays(conn, recipe, forced)
+    free: dict[str, list[int]] = {key: [] for key in wanted}
+    candidate = dict.fromkeys(wanted, 0)
+    while pending := [key for key in wanted if len(free[key]) < wanted[key]]:
+        ids = {job_id_for(recipe, key, candidate[key]): key for key in pending}
+        taken = _known_ids(conn, list(ids))
+        for job_id, key in ids.items():
+            if job_id not in taken:
+                free[key].append(candidate[key])
+            candidate[key] += 1
     numbers: list[int] = []
     for event in events:
-        if event.force:
-            latest[event.key] = latest.get(event.key, -1) + 1
-            numbers.append(latest[event.key])
-        else:
-            numbers.append(0)
+        numbers.append(free[event.key].pop(0) if event.force else 0)
     return numbers
-
-
-def _latest_replays(conn: Connection, recipe: str, keys: set[str]) -> dict[str, int]:
-    ordered = sorted(keys)
-    latest: dict[str, int] = {}
-    for start in range(0, len(ordered), _KEYS_PER_LOOKUP):
-        rows = conn.execute(
-            select(jobs.c.event_key, func.max(jobs.c.replay))
-            .where(jobs.c.recipe == recipe,
-                   jobs.c.event_key.in_(ordered[start:start + _KEYS_PER_LOOKUP]))
-            .group_by(jobs.c.event_key)
-        )
-        latest.update({key: replay for key, replay in rows})
-    return latest

@@ -4,7 +4,6 @@ tokens, recipes); this class owns the engine, the clock and the transactions."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
 from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
 from runner.store.migrations import migrate
 from runner.store.outbox import PreparedEvents
+from runner.store.page_commits import PageCommits
 from runner.store.records import (
     CommitResult,
     ConnectionState,
@@ -31,7 +31,7 @@ from runner.store.records import (
     StepStatus,
     TokenCache,
 )
-from runner.store.transactions import SyncTransactions
+from runner.store.transactions import SyncTransactions, WriterLock
 
 Clock = Callable[[], float]
 T = TypeVar("T")
@@ -44,11 +44,8 @@ class Store:
     def __init__(self, engine: AsyncEngine, clock: Clock = time.time) -> None:
         self.engine = engine
         self._clock = clock
-        # SQLite has one writer at a time. A second BEGIN IMMEDIATE from this process would
-        # wait in SQLite's busy handler, which sleeps in steps of up to 100 ms; queueing the
-        # writers here hands the lock over at once (other processes still use busy_timeout).
-        self._queue_writers = engine.dialect.name == "sqlite"
-        self._writers: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._queue_writers = engine.dialect.name == "sqlite"  # see transactions.py
+        self._writers = WriterLock()
         self._transactions = SyncTransactions(engine)
 
     @classmethod
@@ -82,21 +79,15 @@ class Store:
             async with self.engine.begin() as conn:
                 yield conn
             return
-        async with self._writer_lock(), self.engine.begin() as conn:
+        async with self._writers.held(), self.engine.begin() as conn:
             yield conn
 
     async def _write_sync(self, fn: Callable[[Connection], T]) -> T:
         """``fn`` as one write transaction run whole (see ``transactions.py``)."""
         if not self._queue_writers:
             return await self._transactions.run(fn)
-        async with self._writer_lock():
+        async with self._writers.held():
             return await self._transactions.run(fn)
-
-    def _writer_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        if self._writers is None or self._writers[0] is not loop:
-            self._writers = (loop, asyncio.Lock())
-        return self._writers[1]
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
@@ -121,6 +112,11 @@ class Store:
         now_s = self._clock()
         return await self._write_sync(lambda conn: outbox.commit_poll(
             conn, recipe, events, cursor, expected_epoch, now_s))
+
+    def page_commits(self, recipe: str, expected_epoch: int) -> PageCommits:
+        """A poll's pages committed back to back, in order (see ``page_commits.py``)."""
+        writers = self._writers if self._queue_writers else None
+        return PageCommits(self._transactions, writers, self._clock, recipe, expected_epoch)
 
     async def store_events(
         self, recipe: str, events: Sequence[NewEvent] | PreparedEvents
