@@ -96,9 +96,13 @@ class JobExecution:
         await self._run_steps(self.recipe.steps, _identity)
 
     async def flush(self) -> None:
+        """Store the unflushed step results, fenced by the job's claim: if the claim expired
+        and another worker has the job (this process was paused, say), ``ClaimLost`` is
+        raised, nothing is stored and no later step of this execution runs."""
         results, self.unflushed = self.unflushed, []
         self.unflushed_effects = False
-        await self.services.writer.write(results)
+        held = (self.job.id, self.job.claimed_by) if self.job.claimed_by else None
+        await self.services.writer.write(results, held=held)
 
     # -- the step tree -------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from runner.engine.job import JobExecution, JobServices
 from runner.engine.outcomes import Deferred, JobEnded, Skipped, StepFailed, StopJob
 from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
-from runner.store import Job, JobOutcome, JobStatus, Store
+from runner.store import ClaimLost, Job, JobOutcome, JobStatus, Store
 
 MAX_JOB_ATTEMPTS = 50  # claims of one job (crashes, deferrals) before it is failed for good
 
@@ -138,6 +138,9 @@ class RecipeWorker:
     async def _execute(self, job: Job) -> None:
         try:
             await self._run_job(job)
+        except ClaimLost:  # another worker runs the job now; this one must not go on
+            self.log.warning("job.abandoned", job=job.id,
+                             reason="its claim expired and another worker took it")
         except Exception as exc:  # e.g. the store failed: the claim expires, the job resumes
             self.log.error("job.interrupted", job=job.id, error=f"{exc.__class__.__name__}: {exc}")
 

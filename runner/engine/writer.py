@@ -16,7 +16,8 @@ import structlog
 
 from runner.store import ClaimLost, JobOutcome, StepResult, Store
 
-Entry = tuple[Sequence[StepResult], Sequence[JobOutcome], "asyncio.Future[None]"]
+Held = tuple[str, str]  # (job id, worker id): a claim that must still hold
+Entry = tuple[Sequence[StepResult], Sequence[JobOutcome], Held | None, "asyncio.Future[None]"]
 log = structlog.get_logger("recipe-runner")
 
 
@@ -24,8 +25,7 @@ class GroupWriter:
     def __init__(self, store: Store, max_batch: int = 2000) -> None:
         self._store = store
         self._max_batch = max_batch
-        self._queue: list[tuple[Sequence[StepResult], Sequence[JobOutcome], asyncio.Future[None]]]
-        self._queue = []
+        self._queue: list[Entry] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -34,14 +34,17 @@ class GroupWriter:
             self._task = asyncio.create_task(self._run(), name="group-writer")
 
     async def write(
-        self, results: Sequence[StepResult] = (), outcomes: Sequence[JobOutcome] = ()
+        self, results: Sequence[StepResult] = (), outcomes: Sequence[JobOutcome] = (),
+        *, held: Held | None = None,
     ) -> None:
-        """Return once ``results`` and ``outcomes`` are committed (raises if the commit failed)."""
+        """Return once ``results`` and ``outcomes`` are committed (raises if the commit
+        failed). ``held``: store them only while that job is still claimed by that worker,
+        else raise ``ClaimLost`` (outcomes with a worker id are fenced the same way)."""
         if not results and not outcomes:
             return
         self.start()
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.append((results, outcomes, future))
+        self._queue.append((results, outcomes, held, future))
         self._wake.set()
         await future
 
@@ -67,11 +70,11 @@ class GroupWriter:
             try:
                 batch = await self._write(batch)
             except Exception as exc:  # every waiter learns its rows were not stored
-                for _, _, future in batch:
+                for *_, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for _, _, future in batch:
+            for *_, future in batch:
                 if not future.done():
                     future.set_result(None)
 
@@ -79,10 +82,11 @@ class GroupWriter:
         """Commit ``batch``; a job whose claim was lost (another worker has it now) is
         dropped with its steps, its waiter gets ``ClaimLost``, and the rest is written."""
         while batch:
-            results = [r for rs, _, _ in batch for r in rs]
-            outcomes = [o for _, os, _ in batch for o in os]
+            results = [r for rs, *_ in batch for r in rs]
+            outcomes = [o for _, os, *_ in batch for o in os]
+            held = [h for _, _, h, _ in batch if h is not None]
             try:
-                await self._store.write_results(results, outcomes)
+                await self._store.write_results(results, outcomes, held)
                 return batch
             except ClaimLost as lost:
                 log.warning("job.claim_lost", job=lost.job_id, worker=lost.worker_id)
@@ -95,10 +99,11 @@ class GroupWriter:
 
 def _without(batch: list[Entry], lost: ClaimLost) -> list[Entry]:
     kept: list[Entry] = []
-    for results, outcomes, future in batch:
-        if any(o.job_id == lost.job_id for o in outcomes):
+    for results, outcomes, held, future in batch:
+        if any(o.job_id == lost.job_id for o in outcomes) or \
+                (held is not None and held[0] == lost.job_id):
             if not future.done():
                 future.set_exception(lost)
             continue
-        kept.append(([r for r in results if r.job_id != lost.job_id], outcomes, future))
+        kept.append(([r for r in results if r.job_id != lost.job_id], outcomes, held, future))
     return kept

@@ -132,7 +132,7 @@ async def finish_jobs(conn: AsyncConnection, outcomes: Sequence[JobOutcome], now
     for outcome in outcomes:
         if outcome.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
             raise ValueError(f"job {outcome.job_id}: {outcome.status} is not a final status")
-    await _check_held(conn, [o for o in outcomes if o.worker_id is not None])
+    await check_held(conn, [(o.job_id, o.worker_id) for o in outcomes if o.worker_id])
     if outcomes:
         # One executemany UPDATE for the whole batch: this is the throughput path.
         await conn.execute(
@@ -143,21 +143,22 @@ async def finish_jobs(conn: AsyncConnection, outcomes: Sequence[JobOutcome], now
         )
 
 
-async def _check_held(conn: AsyncConnection, fenced: Sequence[JobOutcome]) -> None:
-    """Raise ``ClaimLost`` for the first fenced outcome whose job is not running under its
-    worker's claim. One query for the batch; the rows stay locked (PostgreSQL) or the write
-    lock is held (SQLite) until the transaction ends, so the UPDATE that follows is exact."""
+async def check_held(conn: AsyncConnection, fenced: Sequence[tuple[str, str]]) -> None:
+    """Raise ``ClaimLost`` for the first ``(job id, worker id)`` whose job is not running
+    under that worker's claim. One query for the batch; the rows stay locked (PostgreSQL)
+    or the write lock is held (SQLite) until the transaction ends, so the writes that
+    follow are exact."""
     if not fenced:
         return
     rows = await conn.execute(
         select(jobs.c.id, jobs.c.claimed_by)
-        .where(jobs.c.id.in_([o.job_id for o in fenced]), jobs.c.status == RUNNING)
+        .where(jobs.c.id.in_([job_id for job_id, _ in fenced]), jobs.c.status == RUNNING)
         .with_for_update()
     )
     holders = {job_id: holder for job_id, holder in rows}
-    for outcome in fenced:
-        if holders.get(outcome.job_id) != outcome.worker_id:
-            raise ClaimLost(outcome.job_id, outcome.worker_id or "(any)")
+    for job_id, worker_id in fenced:
+        if holders.get(job_id) != worker_id:
+            raise ClaimLost(job_id, worker_id)
 
 
 def _released(now_s: float) -> dict[str, Any]:

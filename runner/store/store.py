@@ -205,10 +205,14 @@ class Store:
             await jobs.finish_jobs(conn, [outcome], self._clock())
 
     async def write_results(
-        self, results: Sequence[StepResult], outcomes: Sequence[JobOutcome]
+        self, results: Sequence[StepResult], outcomes: Sequence[JobOutcome],
+        held: Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Record steps of many jobs and finish some jobs, in one transaction (group commit)."""
+        """Record steps of many jobs and finish some jobs, in one transaction (group commit).
+        ``held``: ``(job id, worker id)`` claims that must still hold, else ``ClaimLost``
+        and nothing is written (outcomes with a worker id are checked as well)."""
         async with self._write() as conn:
+            await jobs.check_held(conn, held)
             await steps.record_steps(conn, results, self._clock())
             await jobs.finish_jobs(conn, outcomes, self._clock())
 
