@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +32,7 @@ from connectors.odata.client import (
     NoHooks,
     ODataClient,
     Outgoing,
+    decode_json,
     encode_query,
     parse_http_date,
     pooled_session,
@@ -164,7 +164,7 @@ class DataverseClient(ODataClient[DataverseResponse]):
             return DataverseResponse(status, headers,
                                      raw.decode("utf-8", "replace") if raw else None)
         try:
-            return DataverseResponse(status, headers, json.loads(raw))
+            return DataverseResponse(status, headers, decode_json(raw))
         except ValueError as exc:  # a proxy's HTML page, or a body cut short
             raise RetryableError(f"Dataverse answered {status} with a body that is not JSON",
                                  status=status) from exc

@@ -14,7 +14,6 @@ raises ``FatalError`` when a link repeats (a paging loop).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from connectors.odata.client import (
     AccessTokens,
     ODataClient,
     Query,
+    decode_json,
     parse_http_date,
     pooled_session,
 )
@@ -99,7 +99,7 @@ class FoClient(ODataClient[FoResponse]):
         if status >= 400 or not raw or "json" not in headers.get("Content-Type", "json"):
             return FoResponse(status, headers, raw, None)
         try:
-            return FoResponse(status, headers, raw, json.loads(raw))
+            return FoResponse(status, headers, raw, decode_json(raw))
         except ValueError as exc:  # a proxy's HTML page, or a body cut short
             raise RetryableError(f"F&O answered {status} with a body that is not JSON",
                                  status=status) from exc
