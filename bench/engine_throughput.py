@@ -33,6 +33,7 @@ from runner.engine.job import JobServices
 from runner.engine.poller import RecipePoller
 from runner.engine.worker import RecipeWorker, WorkerSettings
 from runner.engine.writer import GroupWriter
+from runner.gc_tuning import tune_for_batches
 from runner.recipes.validate import RecipeBuilder
 from runner.store import Store
 
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    tune_for_batches()  # as `recipe-runner run` does at start
     asyncio.run(run(args.rows, args.concurrency))
 
 

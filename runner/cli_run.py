@@ -14,6 +14,7 @@ from runner import dry_run
 from runner.config import ConfigError, Problem, sort_problems
 from runner.connections import ConnectionsFile, load_connections
 from runner.daemon import run_daemon
+from runner.gc_tuning import tune_for_batches
 from runner.logs import configure_logging
 from runner.recipes import LoadedRecipes, load_recipes
 from runner.recipes.online import check_online
@@ -45,6 +46,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "dry_run", False):
         return dry_run.main(args)
+    tune_for_batches()
     return run_daemon(settings_from_args(args))
 
 

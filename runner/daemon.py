@@ -37,7 +37,6 @@ from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
-from runner.gc_tuning import tune_for_batches
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging
 from runner.ops import listen_problem
@@ -456,5 +455,4 @@ class Daemon:
 
 def run_daemon(settings: Settings, registry: Registry | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
-    tune_for_batches()
     return asyncio.run(Daemon(settings, registry).run())
