@@ -24,7 +24,7 @@ from connectors.base import (
 from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
 from runner.store import CommitResult, JobStatus, NewEvent, StaleEpoch, Store
-from runner.store.outbox import prepare_events
+from runner.store.outbox import prepare_keyed
 
 
 @dataclass
@@ -121,7 +121,8 @@ class RecipePoller:
         async with self.store.page_commits(self.recipe.name, epoch) as commits:
             try:
                 async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
-                    events = prepare_events(self.recipe.name, new_events(page.events))
+                    events = prepare_keyed(self.recipe.name, [e.key for e in page.events],
+                                           page.events)
                     if len(queued) == 2:
                         self._count(summary, await queued.popleft())
                     queued.append(await commits.submit(events, page.cursor))

@@ -60,19 +60,30 @@ def encode_payload(payload: Any) -> str:
 @dataclass(frozen=True, slots=True)
 class PreparedEvents:
     """A page's events with their ordinary job ids and encoded payloads, made ahead of the
-    transaction (pure CPU work the caller can overlap with the previous page's commit)."""
+    transaction (pure CPU work the caller can overlap with the previous page's commit).
+    ``forced``: per event, whether it is a forced replay (None: none is)."""
 
     recipe: str
-    events: Sequence[NewEvent]
+    keys: list[str]
+    forced: list[bool] | None
     ids: list[str]
     payloads: list[str]
 
 
 def prepare_events(recipe: str, events: Sequence[NewEvent]) -> PreparedEvents:
     """Ids and payload text of ``events`` (forced ones get their id in the transaction)."""
-    return PreparedEvents(recipe, events,
-                          [job_id_for(recipe, event.key) for event in events],
-                          [encode_payload(event.payload) for event in events])
+    forced = [event.force for event in events]
+    return prepare_keyed(recipe, [event.key for event in events],
+                         [event.payload for event in events], forced if any(forced) else None)
+
+
+def prepare_keyed(recipe: str, keys: list[str], payloads: Sequence[Any],
+                  forced: list[bool] | None = None) -> PreparedEvents:
+    """Like :func:`prepare_events` from parallel lists: the poller's hot path, which hands
+    over the trigger's events themselves as payloads (a dataclass encodes as its fields),
+    so no intermediate object is made per row."""
+    return PreparedEvents(recipe, keys, forced, [job_id_for(recipe, key) for key in keys],
+                          [encode_payload(payload) for payload in payloads])
 
 
 def commit_poll(
@@ -110,7 +121,7 @@ def insert_events(
         events = prepare_events(recipe, events)
     if events.recipe != recipe:
         raise ValueError(f"events prepared for {events.recipe!r}, not {recipe!r}")
-    if not events.events:
+    if not events.keys:
         return CommitResult(new_job_ids=(), duplicates=0)
     rows = _rows(conn, recipe, events, now_s)
     if conn.dialect.name == "sqlite":
@@ -118,21 +129,21 @@ def insert_events(
     else:
         inserted = _insert_generic(conn, recipe, rows)
     new_ids = tuple(dict.fromkeys(row[0] for row in rows if row[0] in inserted))
-    return CommitResult(new_job_ids=new_ids, duplicates=len(events.events) - len(new_ids))
+    return CommitResult(new_job_ids=new_ids, duplicates=len(events.keys) - len(new_ids))
 
 
 def _rows(conn: Connection, recipe: str, events: PreparedEvents,
-                now_s: float) -> list[tuple[Any, ...]]:
+          now_s: float) -> list[tuple[Any, ...]]:
     """One ``_COLUMNS`` tuple per event; forced events get their replay number and id."""
-    if not any(event.force for event in events.events):
-        return [(job_id, recipe, event.key, 0, _PENDING, payload, 0, now_s, now_s, now_s)
-                for event, job_id, payload in zip(events.events, events.ids, events.payloads,
-                                                  strict=True)]
-    replays = _replay_numbers(conn, recipe, events.events)
-    return [(job_id_for(recipe, event.key, replay) if event.force else job_id, recipe,
-             event.key, replay, _PENDING, payload, 0, now_s, now_s, now_s)
-            for event, replay, job_id, payload in zip(events.events, replays, events.ids,
-                                                      events.payloads, strict=True)]
+    if events.forced is None:
+        return [(job_id, recipe, key, 0, _PENDING, payload, 0, now_s, now_s, now_s)
+                for key, job_id, payload in zip(events.keys, events.ids, events.payloads,
+                                                strict=True)]
+    replays = _replay_numbers(conn, recipe, events.keys, events.forced)
+    return [(job_id_for(recipe, key, replay) if force else job_id, recipe, key, replay,
+             _PENDING, payload, 0, now_s, now_s, now_s)
+            for key, force, replay, job_id, payload in zip(
+                events.keys, events.forced, replays, events.ids, events.payloads, strict=True)]
 
 
 def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
@@ -200,14 +211,11 @@ def _known_ids(conn: Connection, ids: list[str]) -> set[str]:
     return known
 
 
-def _replay_numbers(
-    conn: Connection, recipe: str, events: Sequence[NewEvent]
-) -> list[int]:
+def _replay_numbers(conn: Connection, recipe: str, keys: Sequence[str],
+                    forced: Sequence[bool]) -> list[int]:
     """0 for ordinary events; for forced ones, the lowest replay numbers whose job is not
     stored (a key's jobs are found by id, which is a function of the key and number)."""
-    wanted = Counter(event.key for event in events if event.force)
-    if not wanted:
-        return [0] * len(events)
+    wanted = Counter(key for key, force in zip(keys, forced, strict=True) if force)
     free: dict[str, list[int]] = {key: [] for key in wanted}
     candidate = dict.fromkeys(wanted, 0)
     while pending := [key for key in wanted if len(free[key]) < wanted[key]]:
@@ -217,7 +225,4 @@ def _replay_numbers(
             if job_id not in taken:
                 free[key].append(candidate[key])
             candidate[key] += 1
-    numbers: list[int] = []
-    for event in events:
-        numbers.append(free[event.key].pop(0) if event.force else 0)
-    return numbers
+    return [free[key].pop(0) if force else 0 for key, force in zip(keys, forced, strict=True)]
