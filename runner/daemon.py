@@ -32,7 +32,14 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connectors.base import Registry
 from connectors.catalog import default_registry
-from runner.cluster import ClusterSettings, Coordinator, ReplicaIdInUse
+from runner.cluster import (
+    ClusterSettings,
+    Coordinator,
+    CoordinatorLoop,
+    CoordinatorThread,
+    ReplicaIdInUse,
+    cluster_engine,
+)
 from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine, connections_used
@@ -67,7 +74,8 @@ class Daemon:
         self._file_of: dict[str, str] = {}  # recipe name -> file it came from
         self.listen_port: int | None = None
         self.tokens: TokenManager | None = None
-        self.cluster: Coordinator | None = None
+        self.cluster: CoordinatorLoop | None = None
+        self._leased: tuple[str, ...] = ()  # recipes to share out (read by self.cluster)
         self._polls: set[asyncio.Task[object]] = set()  # polls in flight
         self.systemd = SystemdNotifier.from_env()
 
@@ -111,10 +119,11 @@ class Daemon:
         """Poll the recipes whose leases this replica takes (all of them unless other
         replicas are live), then run every due job of every recipe."""
         assert self.engine is not None and self.cluster is not None
-        await self.cluster.tick(self._polled_recipes())
+        coordinator = self.cluster.coordinator
+        await self.cluster.call(coordinator.tick(self._polled_recipes()))
         polled = 0
         for name, running in self.engine.recipes.items():
-            epoch = self.cluster.epoch_for(name)
+            epoch = coordinator.epoch_for(name)
             if epoch is not None:
                 await running.poller.poll_once(expected_epoch=epoch)
                 polled += 1
@@ -134,7 +143,7 @@ class Daemon:
             running.worker.start()
             self._schedule(running.recipe)
         self._schedule_token_upkeep()
-        self._schedule_cluster_tick()
+        await self._start_cluster_loops()
         self.log.info(
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
         )
@@ -149,6 +158,7 @@ class Daemon:
                         await self.reload()
         finally:
             watcher.cancel()
+            await self._stop_cluster_loops()
             self.scheduler.shutdown(wait=False)
             await self._finish_polls()
             self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
@@ -197,11 +207,18 @@ class Daemon:
 
     async def _join_cluster(self, store: Store) -> bool:
         cluster = ClusterSettings(self.settings.worker_id, self.settings.lease_ttl_s)
-        self.cluster = Coordinator(store.engine, cluster, log=self.log)
+        # PostgreSQL: its own pool and event loop, so that busy workers never delay
+        # heartbeats or takeovers. SQLite: one replica, the store's engine and loop.
+        engine = cluster_engine(store.engine, self.settings.state_url)
+        coordinator = Coordinator(engine, cluster, log=self.log)
+        own = engine is not store.engine
+        self.cluster = CoordinatorThread(coordinator) if own else CoordinatorLoop(coordinator)
         try:
-            await self.cluster.join()
+            await self.cluster.call(self.cluster.coordinator.join())
         except ReplicaIdInUse as exc:
             self.log.error("daemon.cannot_start", reason=str(exc))
+            await self.cluster.close()
+            self.cluster = None
             return False
         return True
 
@@ -209,9 +226,11 @@ class Daemon:
         if self.cluster is None:
             return
         try:
-            await self.cluster.leave()
+            await self.cluster.stop()
+            await self.cluster.call(self.cluster.coordinator.leave())
         except Exception as exc:  # the leases lapse after their TTL anyway
             self.log.warning("replica.leave_failed", error=str(exc))
+        await self.cluster.close()
 
     def _polled_recipes(self) -> list[str]:
         assert self.engine is not None
@@ -219,23 +238,26 @@ class Daemon:
                 if running.recipe.trigger.type not in PUSHED_TRIGGERS]
 
     async def _cluster_tick(self) -> None:
-        """Heartbeat and rebalance; a recipe whose lease we just took is polled at once."""
+        """Heartbeat and rebalance once; a recipe whose lease we just took is polled at once."""
         assert self.cluster is not None
         try:
-            result = await self.cluster.tick(self._polled_recipes())
+            result = await self.cluster.call(
+                self.cluster.coordinator.tick(self._polled_recipes()))
         except Exception as exc:  # the store is unreachable: leases lapse, polls stop
             self.log.error("cluster.tick_failed", error=f"{exc.__class__.__name__}: {exc}")
             return
         self._poll_now(result.acquired)
 
-    def _schedule_cluster_tick(self) -> None:
-        assert self.scheduler is not None and self.cluster is not None
-        # misfire_grace_time=None: after a pause the tick runs at once and finds out
-        # which leases were lost, instead of being skipped as missed.
-        self.scheduler.add_job(self._cluster_tick, "interval",
-                               seconds=self.cluster.settings.heartbeat_interval_s,
-                               id="cluster:tick", coalesce=True, max_instances=1,
-                               misfire_grace_time=None)
+    async def _start_cluster_loops(self) -> None:
+        """Heartbeat (renewing every lease) and rebalance run as loops of their own, not as
+        scheduler jobs: a slow acquisition never delays a renewal, and a renewal is never
+        skipped as a missed run."""
+        assert self.cluster is not None
+        await self.cluster.start(lambda: self._leased, self._poll_now)
+
+    async def _stop_cluster_loops(self) -> None:
+        if self.cluster is not None:
+            await self.cluster.stop()
 
     async def _poll(self, name: str) -> None:
         task = asyncio.current_task()
@@ -258,14 +280,14 @@ class Daemon:
         a failed poll re-checks the lease and drops the recipe if it was taken over."""
         assert self.engine is not None and self.cluster is not None
         running = self.engine.recipes.get(name)
-        epoch = self.cluster.epoch_for(name)
+        epoch = self.cluster.coordinator.epoch_for(name)
         if running is None or epoch is None:
             return
         summary = await running.poller.poll_once(expected_epoch=epoch)
         if not summary.error:
             return
         try:
-            if not await self.cluster.confirm(name):
+            if not await self.cluster.call(self.cluster.coordinator.confirm(name)):
                 self.log.warning("poll.lease_lost", recipe=name, epoch=epoch)
         except Exception as exc:  # the store is unreachable: the next tick decides
             self.log.warning("cluster.confirm_failed", recipe=name, error=str(exc))
@@ -354,6 +376,7 @@ class Daemon:
             self.log.info(
                 "recipe.loaded", recipe=recipe.name, file=recipe.file, trigger=recipe.trigger.type
             )
+        self._leased = tuple(self._polled_recipes())  # one snapshot: read by another thread
 
     def _schedule(self, recipe: Recipe) -> None:
         assert self.scheduler is not None and self.engine is not None
@@ -399,6 +422,8 @@ class Daemon:
             recipes={n: r for n, r in loaded.recipes.items() if n not in self.engine.recipes}
         )
         self._apply(fresh, start=True)
+        if self.cluster is not None:
+            self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
         self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
 

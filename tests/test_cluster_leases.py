@@ -1,5 +1,6 @@
 """Recipe leases and replica membership on the real store (SQLite and PostgreSQL): the
-epoch fence under any interleaving of two replicas, takeovers, unique replica ids."""
+epoch fence under any interleaving of two replicas (one recipe at a time, and batches),
+takeovers, concurrent batch takeovers, unique replica ids."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner.cluster import ReplicaIdInUse, list_leases, list_replicas
-from runner.cluster.leases import Acquired, acquire_lease, release_leases, renew_leases
+from runner.cluster.leases import (
+    Acquired,
+    Taken,
+    acquire_lease,
+    acquire_leases,
+    release_leases,
+    renew_leases,
+)
 from runner.cluster.membership import join
 from runner.store import NewEvent, StaleEpoch, Store
 from tests.store_support import StoreTarget
@@ -115,6 +123,98 @@ async def _check(store: Store, recipe: str, model: Model) -> None:
         lease = next((le for le in await list_leases(conn) if le.recipe == recipe), None)
     if model.epoch:
         assert lease is not None and lease.epoch == model.epoch and lease.owner == model.owner
+
+
+BATCH = 3
+batch_operation = st.tuples(
+    st.sampled_from(["acquire", "renew", "release", "expire", "commit"]),
+    st.sampled_from(["a", "b"]),
+    st.frozensets(st.integers(0, BATCH - 1), min_size=1),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(batch_operation, max_size=25))
+async def test_no_interleaving_of_batch_takeovers_advances_a_cursor_with_a_stale_epoch(
+    store: Store, target: StoreTarget, ops: list[tuple[str, str, frozenset[int]]]
+) -> None:
+    prefix = f"batch-{uuid.uuid4().hex}"
+    recipes = [f"{prefix}-{i}" for i in range(BATCH)]
+    clock, models = target.clock, {recipe: Model() for recipe in recipes}
+    for step, (op, who, which) in enumerate(ops):
+        chosen, now_s = [recipes[i] for i in sorted(which)], clock()
+        believed = {r: models[r].believed[who] for r in chosen if who in models[r].believed}
+        if op == "expire":
+            clock.advance(TTL_S + 1)
+        elif op == "acquire":
+            _check_taken(await acquire_all(store, chosen, who, now_s), models, who, now_s)
+        elif op == "renew" and believed:
+            async with store.engine.begin() as conn:  # one statement for all of them
+                renewed = await renew_leases(conn, who, believed, TTL_S, now_s)
+            for recipe in believed:
+                model = models[recipe]
+                assert (recipe in renewed) == model.holds(who)
+                if recipe in renewed:
+                    model.expires_at = now_s + TTL_S
+                else:
+                    del model.believed[who]
+        elif op == "release" and believed:
+            expected = [r for r in believed if models[r].holds(who)]
+            async with store.engine.begin() as conn:
+                assert await release_leases(conn, who, believed, now_s) == len(expected)
+            for recipe in believed:
+                del models[recipe].believed[who]
+            for recipe in expected:
+                models[recipe].owner, models[recipe].expires_at = None, now_s
+        elif op == "commit":
+            for recipe in believed:
+                await _commit(store, recipe, who, step, models[recipe])
+        for recipe in recipes:
+            await _check(store, recipe, models[recipe])
+
+
+async def acquire_all(store: Store, recipes: list[str], owner: str, now_s: float) -> Taken:
+    async with store.engine.begin() as conn:
+        return await acquire_leases(conn, recipes, owner, TTL_S, now_s)
+
+
+def _check_taken(taken: Taken, models: dict[str, Model], who: str, now_s: float) -> None:
+    """One transaction took exactly the free leases, each fencing its past."""
+    assert not taken.contended  # nobody else is writing
+    for recipe, model in models.items():
+        got = taken.acquired.get(recipe)
+        if got is None:
+            if recipe in taken.held_until:
+                assert not model.free_for(who, now_s)
+                assert taken.held_until[recipe] == model.expires_at
+            continue
+        assert model.free_for(who, now_s)
+        assert got.lease.epoch == model.epoch + 1
+        model.epoch, model.owner, model.expires_at = got.lease.epoch, who, now_s + TTL_S
+        model.believed[who] = got.lease.epoch
+
+
+async def test_concurrent_batch_takeovers_never_share_a_recipe(
+    store: Store, target: StoreTarget
+) -> None:
+    recipes = [f"shared-{i}" for i in range(20)]
+    first = await acquire_all(store, recipes[:5], "a", target.clock())
+    target.clock.advance(TTL_S + 1)  # a's five lapse: both may take them
+    now_s = target.clock()
+    takes = await asyncio.gather(*(acquire_all(store, list(reversed(recipes)), who, now_s)
+                                   for who in ("a", "b", "c")))
+    won = [set(taken.acquired) for taken in takes]
+    assert set().union(*won) <= set(recipes) and sum(map(len, won)) == len(set().union(*won))
+    for taken in takes:
+        for recipe, got in taken.acquired.items():
+            before = first.acquired[recipe].lease.epoch if recipe in first.acquired else 0
+            assert got.lease.epoch == before + 1
+            assert (await store.load_cursor(recipe))[1] == got.lease.epoch
+    async with store.engine.begin() as conn:
+        owners = {le.recipe: le.owner for le in await list_leases(conn)}
+    assert all(owners[r] == who for taken, who in zip(takes, "abc", strict=True)
+               for r in taken.acquired)
 
 
 async def test_expired_lease_is_taken_over_and_the_old_owner_commits_nothing(
