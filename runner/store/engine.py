@@ -18,10 +18,6 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-# Checkpoint the WAL into the database file every 10,000 pages (40 MB) instead of SQLite's
-# 1,000: a page rewritten by many commits (an index's inner pages) is copied once per
-# checkpoint, so ingest copies far less.
-SQLITE_WAL_AUTOCHECKPOINT_PAGES = 10_000
 # The ingest writer's page cache (KiB; SQLite's default is 2 MiB): index pages of random
 # job ids stay in memory instead of being read back for every page of jobs.
 SQLITE_WRITER_CACHE_KIB = 65_536
@@ -118,7 +114,10 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         # its jobs commit together, so they roll back together and are polled again.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
+        # No commit copies the log into the database file: the store's checkpointer
+        # thread does, beside the writers (checkpointer.py). Without one (a bare engine),
+        # SQLite still checkpoints when the last connection closes.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
     finally:
         cursor.close()
 

@@ -22,11 +22,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from runner.store.checkpointer import WalCheckpointer
 from runner.store.engine import sqlite_sync_engine
 
 T = TypeVar("T")
@@ -73,9 +75,12 @@ class SyncTransactions:
         self._engine = engine
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._checkpointer: WalCheckpointer | None = None
         if engine.dialect.name == "sqlite":
             self._sync = sqlite_sync_engine(engine)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            assert engine.url.database is not None
+            self._checkpointer = WalCheckpointer(Path(engine.url.database))
 
     @property
     def threaded(self) -> bool:
@@ -91,11 +96,14 @@ class SyncTransactions:
     def submit(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
         """SQLite only: queue ``fn`` behind the transactions already queued."""
         assert self._sync is not None and self._thread is not None
-        sync = self._sync
+        sync, checkpointer = self._sync, self._checkpointer
 
         def transaction() -> T:
             with sync.begin() as conn:
-                return fn(conn)
+                result = fn(conn)
+            if checkpointer is not None:
+                checkpointer.nudge()
+            return result
 
         return asyncio.get_running_loop().run_in_executor(self._thread, transaction)
 
@@ -104,3 +112,5 @@ class SyncTransactions:
             return
         await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
         self._thread.shutdown(wait=True)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.close)
