@@ -26,7 +26,6 @@ from runner.recipes import Recipe
 from runner.store import CommitResult, JobStatus, NewEvent, StaleEpoch, Store
 from runner.store.outbox import prepare_keyed
 
-
 # Pages waiting for (or in) their commit: enough that the store's writer never waits for a
 # busy event loop to hand it the next page (two left it idle 10-80 ms per page).
 MAX_QUEUED_PAGES = 4
@@ -118,7 +117,7 @@ class RecipePoller:
 
     async def _pages(self, summary: PollSummary, expected_epoch: int | None = None) -> None:
         """Store every page: while page N commits (in the store's writer), page N+1 is
-        fetched, decoded and encoded here and queued behind it; at most ``MAX_QUEUED_PAGES`` wait."""
+        fetched, decoded and encoded here and queued behind it (``MAX_QUEUED_PAGES``)."""
         cursor, epoch = await self.store.load_cursor(self.recipe.name)
         epoch = epoch if expected_epoch is None else expected_epoch
         ctx = StepContext(recipe=self.recipe.name, connection=self.connection, log=self.log)
