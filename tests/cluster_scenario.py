@@ -2,7 +2,8 @@
 Several ``recipe-runner run`` replicas as subprocesses on one PostgreSQL schema, against
 the emulator: recipes, records, signals, and what the sink and the store saw afterwards.
 Used by ``tests/test_cluster_replicas.py`` (emulator in the test's process) and
-``bench/cluster_scale.py`` (emulator in a child process): only its URL, CA and HTTP are used."""
+``bench/cluster_scale.py`` (emulator in a child process): only its URL, CA and HTTP are used.
+``tests/crash_scenario.py`` reuses its two-step recipe, contacts and sinks."""
 
 from __future__ import annotations
 
@@ -40,15 +41,17 @@ class Emulator(Protocol):
     def client_session(self, **kwargs: Any) -> aiohttp.ClientSession: ...
 
 
-def recipe(index: int, concurrency: int, poll_interval_s: float) -> dict[str, Any]:
-    """Recipe ``r<index>``: the contacts with lastname ``L<index>``, two webhook steps."""
+def two_step_recipe(name: str, concurrency: int, poll_interval_s: float,
+                    **trigger: Any) -> dict[str, Any]:
+    """Recipe ``name``: every contact (narrowed by more ``trigger`` fields, e.g. a
+    ``filter``) posted to the webhook sink ``first``, then to ``second``."""
     post = {"type": "http.request", "connection": "emulator", "method": "POST"}
     return {
-        "name": f"r{index}", "concurrency": concurrency, "max_pending": 100_000,
+        "name": name, "concurrency": concurrency, "max_pending": 100_000,
         "trigger": {"type": "dynamics365.new_or_updated_record", "connection": "crm",
-                    "table": "contacts", "select": ["contactid"],
-                    "filter": f"lastname eq 'L{index}'", "since": "beginning",
-                    "page_size": 500, "poll_interval": f"{poll_interval_s:g}s"},
+                    "table": "contacts", "select": ["contactid"], **trigger,
+                    "since": "beginning", "page_size": 500,
+                    "poll_interval": f"{poll_interval_s:g}s"},
         "actions": [
             {**post, "id": "first", "url": "/_emulator/webhooks/first",
              "json": {"id": "{{ trigger.record.contactid }}"}},
@@ -57,6 +60,12 @@ def recipe(index: int, concurrency: int, poll_interval_s: float) -> dict[str, An
                       "after": "{{ steps.first.json.received }}"}},
         ],
     }
+
+
+def recipe(index: int, concurrency: int, poll_interval_s: float) -> dict[str, Any]:
+    """Recipe ``r<index>``: the contacts with lastname ``L<index>``, two webhook steps."""
+    return two_step_recipe(f"r{index}", concurrency, poll_interval_s,
+                           filter=f"lastname eq 'L{index}'")
 
 
 async def insert_contacts(emulator: Emulator, start: int, count: int, recipes: int,
