@@ -3,10 +3,12 @@ token caches and operator state, on SQLite (one process) or PostgreSQL (replicas
 
 Map: ``store.py`` the ``Store`` facade · ``engine.py`` URLs and engines ·
 ``schema.py`` tables · ``migrations.py`` versioned upgrades · ``outbox.py`` commit_poll ·
-``cursors.py`` cursors and epochs · ``jobs.py`` claim/finish/retry · ``steps.py`` step
-results · ``history.py`` operator queries and pruning · ``tokens.py`` token caches and
-connection states · ``recipes.py`` recipe states · ``records.py`` values ·
-``errors.py`` exceptions.
+``page_commits.py`` a poll's pages queued back to back · ``transactions.py`` the writer
+lock and whole transactions in the SQLite writer thread · ``checkpointer.py`` WAL
+checkpoints beside the writers · ``cursors.py`` cursors and epochs · ``jobs.py``
+claim/finish/retry · ``steps.py`` step results · ``history.py`` operator queries and
+pruning · ``tokens.py`` token caches and connection states · ``recipes.py`` recipe
+states · ``records.py`` values · ``errors.py`` exceptions.
 """
 
 from __future__ import annotations
