@@ -157,3 +157,25 @@ async def test_open_creates_the_folder_of_a_new_sqlite_file(tmp_path: Path) -> N
     async with await Store.open(url) as store:
         assert await store.load_cursor("r") == (None, 0)
     assert (tmp_path / "state" / "nested" / "recipe-runner.db").exists()
+
+
+async def test_version_5_drops_the_status_led_indexes_and_keeps_the_claim_index(
+    target: StoreTarget,
+) -> None:
+    engine = target.engine()
+    try:
+        await migrate(engine, up_to=4)
+        async with engine.connect() as conn:
+            before = await conn.run_sync(_job_indexes)
+        await migrate(engine)
+        async with engine.connect() as conn:
+            after = await conn.run_sync(_job_indexes)
+    finally:
+        await engine.dispose()
+    assert {"ix_jobs_status_seq", "ix_jobs_status_claim_expires"} <= before
+    assert "ix_jobs_recipe_status_seq" in after
+    assert not after & {"ix_jobs_status_seq", "ix_jobs_status_claim_expires"}
+
+
+def _job_indexes(conn: Connection) -> set[str]:
+    return {index["name"] for index in inspect(conn).get_indexes("jobs")}

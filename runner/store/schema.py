@@ -68,8 +68,6 @@ jobs = Table(
     # unique id already dedupes, and a second index on random keys halved ingest speed
     # (migration 4 dropped it).
     Index("ix_jobs_recipe_status_seq", "recipe", "status", "seq"),
-    Index("ix_jobs_status_seq", "status", "seq"),
-    Index("ix_jobs_status_claim_expires", "status", "claim_expires_at"),
 )
 
 job_steps = Table(
