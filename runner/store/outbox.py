@@ -150,25 +150,27 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
     """Insert a page in one statement; the ids actually inserted (known keys, and a key
     repeated within the page, hit ON CONFLICT and are not inserted).
 
-    No ``RETURNING``: each returned row is one more ``sqlite3_step``, and the driver's
-    thread must take the GIL back after every step; under a busy event loop that made the
-    commit wait on the loop instead of running beside it. The rows inserted are the ones
-    past the highest ``seq`` before the statement (the write lock keeps others out), and
-    they need reading only when the count says some were skipped.
+    No ``RETURNING``: each returned row is one more ``sqlite3_step``, and the writer thread
+    must take the GIL back after every step, which a busy event loop holds. One statement
+    inserts its rows under consecutive ``seq`` values (the write lock keeps others out),
+    ending at ``lastrowid``; they need reading back only when the count says some were
+    skipped.
     """
-    before = conn.exec_driver_sql("SELECT coalesce(max(seq), 0) FROM jobs").scalar()
-    inserted = 0
+    inserted: set[str] = set()
     for start in range(0, len(rows), _SQLITE_ROWS_PER_INSERT):
         chunk = rows[start:start + _SQLITE_ROWS_PER_INSERT]
         values: list[Any] = [chunk[0][1], chunk[0][7], chunk[0][8], chunk[0][9]]
         for row in chunk:
             values += (row[0], row[2], row[3], row[5])
         result = conn.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(values))
-        inserted += result.rowcount
-    if inserted == len(rows):
-        return {row[0] for row in rows}
-    found = conn.exec_driver_sql("SELECT id FROM jobs WHERE seq > ?", (before,))
-    return {job_id for (job_id,) in found}
+        count, last = result.rowcount, result.lastrowid
+        if count == len(chunk):
+            inserted.update(row[0] for row in chunk)
+        elif count:
+            found = conn.exec_driver_sql("SELECT id FROM jobs WHERE seq > ? AND seq <= ?",
+                                         (last - count, last))
+            inserted.update(job_id for (job_id,) in found)
+    return inserted
 
 
 @functools.lru_cache(maxsize=8)
