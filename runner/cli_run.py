@@ -11,8 +11,8 @@ from pathlib import Path
 from connectors.base import Registry
 from connectors.catalog import default_registry
 from runner import dry_run
-from runner.config import ConfigError, Problem, sort_problems
-from runner.connections import ConnectionsFile, load_connections
+from runner.config import Problem, sort_problems
+from runner.connections import ConnectionsFile, check_connections
 from runner.daemon import run_daemon
 from runner.gc_tuning import tune_for_batches
 from runner.logs import configure_logging
@@ -66,12 +66,12 @@ def validate(args: argparse.Namespace) -> int:
     settings = Settings.from_env(connections=args.connections, state_url=args.state)
     problems: list[Problem] = []
     conns: ConnectionsFile | None = None
+    types: dict[str, str] | None = None
     if settings.connections is not None:
-        try:
-            conns = load_connections(settings.connections)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    types = {name: c.type for name, c in conns.connections.items()} if conns else None
+        # Offline, secrets need not be available (users' CI): a missing one is a warning.
+        check = check_connections(settings.connections, secrets_required=args.online)
+        problems.extend(check.problems)
+        conns, types = check.file, check.types
     registry = default_registry()
     loaded = load_recipes(args.paths or settings.recipes, registry, types)
     problems.extend(loaded.problems)

@@ -17,7 +17,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, SecretStr
 
-from runner.config.problems import FieldPath, Problem
+from runner.config.problems import FieldPath, Problem, Severity
 from runner.config.yaml_source import YamlSource
 
 REFERENCE = re.compile(r"^\$\{(?P<kind>env|file):(?P<target>[^}]+)\}$")
@@ -76,14 +76,18 @@ def resolve_references(
     base_dir: Path,
     environ: Mapping[str, str] | None = None,
     context: str | None = None,
+    missing_is_error: bool = True,
 ) -> ResolvedData:
     """A copy of `data` (found at `prefix` in `source`) with every reference resolved.
 
     An unresolved reference is left as written, its path is listed in `unresolved` (so later
-    checks of that field can be skipped) and a problem is reported at its value.
+    checks of that field can be skipped) and a problem is reported at its value: an error,
+    or with `missing_is_error=False` (checking a file where its secrets are not available,
+    e.g. in CI) a warning.
     """
     result = ResolvedData(data=None)
-    result.data = _resolve(data, prefix, source, base_dir, environ, context, result)
+    severity: Severity = "error" if missing_is_error else "warning"
+    result.data = _resolve(data, prefix, source, base_dir, environ, context, result, severity)
     return result
 
 
@@ -95,15 +99,16 @@ def _resolve(
     environ: Mapping[str, str] | None,
     context: str | None,
     out: ResolvedData,
+    severity: Severity,
 ) -> Any:
     if isinstance(value, Mapping):
         return {
-            k: _resolve(v, (*path, k), source, base_dir, environ, context, out)
+            k: _resolve(v, (*path, k), source, base_dir, environ, context, out, severity)
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [
-            _resolve(v, (*path, i), source, base_dir, environ, context, out)
+            _resolve(v, (*path, i), source, base_dir, environ, context, out, severity)
             for i, v in enumerate(value)
         ]
     if not is_reference(value):
@@ -112,7 +117,8 @@ def _resolve(
         return resolve_reference(value, base_dir=base_dir, environ=environ)
     except SecretReferenceError as exc:
         out.unresolved.add(path)
-        out.problems.append(source.problem(path, str(exc), context=context))
+        message = str(exc) if severity == "error" else f"{exc} here; the daemon will need it"
+        out.problems.append(source.problem(path, message, context=context, severity=severity))
         return value
 
 

@@ -51,6 +51,7 @@ class ConnectionsCheck:
 
     file: ConnectionsFile | None
     problems: list[Problem]
+    types: dict[str, str] = field(default_factory=dict)  # connection name -> its known type
 
     @property
     def errors(self) -> list[Problem]:
@@ -65,8 +66,10 @@ class _Run:
     base_dir: Path
     environ: Mapping[str, str] | None
     today: date
+    secrets_required: bool = True
     profiles_raw: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)
 
 
 def load_connections(
@@ -95,18 +98,24 @@ def check_connections(
     display_name: str | None = None,
     environ: Mapping[str, str] | None = None,
     today: date | None = None,
+    secrets_required: bool = True,
 ) -> ConnectionsCheck:
-    """Check a connections file without raising; `display_name` is the file name problems show."""
+    """Check a connections file without raising; `display_name` is the file name problems show.
+
+    `secrets_required=False` checks a file where its secrets are not available (`validate`
+    in CI): a reference that does not resolve is a warning and its field is not checked
+    further; the typed file is then left out (its secrets are missing), the types are not.
+    """
     path = Path(path)
     source = load_yaml(path, display_name or str(path))
-    run = _Run(source, path.parent, environ, today or date.today())
+    run = _Run(source, path.parent, environ, today or date.today(), secrets_required)
     run.problems.extend(source.problems)
     if source.data is None and source.problems:  # unreadable or not YAML: nothing to walk
         return ConnectionsCheck(None, sort_problems(run.problems))
     data = _check_envelope(run)
     file = _check_sections(run, data) if data is not None else None
     problems = sort_problems(run.problems)
-    return ConnectionsCheck(file if not _has_errors(run) else None, problems)
+    return ConnectionsCheck(file if not _has_errors(run) else None, problems, run.types)
 
 
 def _has_errors(run: _Run) -> bool:
@@ -150,8 +159,9 @@ def _check_sections(run: _Run, data: Mapping[str, Any]) -> ConnectionsFile | Non
     connections = {
         name: _check_connection(run, name, raw) for name, raw in raw_connections.items()
     }
-    if _has_errors(run):
-        return None
+    if _has_errors(run) or any(entry is None for entry in (*connections.values(),
+                                                           *profiles.values())):
+        return None  # an entry left unchecked (a secret not available here) is not typed
     return ConnectionsFile.model_validate(
         {"connections": connections, "oauth_profiles": profiles}
     )
@@ -177,6 +187,7 @@ def _check_connection(run: _Run, name: str, raw: Mapping[str, Any]) -> BaseModel
         run.problems.append(run.source.problem((*prefix, "type"), message))
     if model is None:
         return None
+    run.types[name] = str(type_name)
     return _check_entry(run, prefix, raw, model, str(type_name))
 
 
@@ -190,7 +201,8 @@ def _check_entry(
     """Resolve references, validate against `model`, apply the rules; the model or None."""
     source = run.source
     resolved = resolve_references(
-        raw, source, prefix, base_dir=run.base_dir, environ=run.environ, context=context
+        raw, source, prefix, base_dir=run.base_dir, environ=run.environ, context=context,
+        missing_is_error=run.secrets_required,
     )
     run.problems += resolved.problems
     run.problems += literal_secret_problems(raw, secret_fields(model), source, prefix, context)
