@@ -126,10 +126,14 @@ async def test_thirty_second_429_storm_defers_jobs_and_every_job_succeeds_once(
     assert sorted(t["activityid"] for t in tasks["rows"]) == sorted(p["task"] for p in posts)
 
     # The shared throttle: after a 429 every caller on the connection waits out Retry-After
-    # and one probe goes first, so the storm sees one request per Retry-After.
+    # and one probe goes first, so the storm sees one request per Retry-After. The first
+    # burst may also hold requests other callers sent before the first 429 came back (on a
+    # loaded machine that round trip is slow): nobody had seen a 429 yet.
     storm = await storm_requests(emulator)
-    groups = bursts(storm)
-    assert max(len(group) for group in groups) == 1
+    first, *later = bursts(storm)
+    assert len(first) <= CALLERS
+    assert [len(group) for group in later] == [1] * len(later)
+    groups = [first, *later]
     gaps = [b[0] - a[-1] for a, b in itertools.pairwise(groups)]
     assert min(gaps) >= 0.8 * RETRY_AFTER_S
     assert len(storm) <= CALLERS * (STORM_S / RETRY_AFTER_S + 1)
