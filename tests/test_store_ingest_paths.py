@@ -11,9 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.base import Event
+from runner.engine.poller import event_payload, prepared_events
 from runner.engine.worker import refill_threshold
 from runner.store import JobOutcome, JobStatus, NewEvent, Store, job_id_for
-from runner.store.outbox import prepare_events, prepare_keyed
+from runner.store.outbox import prepare_events
 from tests.store_support import StoreTarget
 
 pytest_plugins = ["tests.store_support"]
@@ -82,8 +83,8 @@ async def test_claims_take_the_oldest_due_jobs_behind_a_long_finished_history(
 
 async def test_the_pollers_events_are_stored_as_record_kind_and_key(store: Store) -> None:
     events = [Event("c1:7", {"contactid": "c1", "n": 1.5, "x": None}, "updated")]
-    result = await store.commit_poll("r", prepare_keyed("r", ["c1:7"], events), {}, 0)
+    result = await store.commit_poll("r", prepared_events("r", events), {}, 0)
     [job] = await store.claim_jobs("w", "r", limit=1, claim_ttl_s=30)
     assert job.id == result.new_job_ids[0]
     assert job.payload == {"record": {"contactid": "c1", "n": 1.5, "x": None},
-                           "kind": "updated", "key": "c1:7"}
+                           "kind": "updated", "key": "c1:7"} == event_payload(events[0])

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import RecipeError, StepContext, TriggerSpec
-from runner.engine.poller import new_events, prefetched
+from runner.engine.poller import prefetched, prepared_events
 from runner.recipes import Recipe
 from runner.store import Store
 
@@ -53,7 +53,8 @@ async def backfill(recipe: Recipe, spec: TriggerSpec, store: Store, connection: 
     ctx = StepContext(recipe=recipe.name, connection=connection, log=log)
     summary = BackfillSummary()
     async for page in prefetched(spec.backfill(params, since, until, ctx)):
-        result = await store.store_events(recipe.name, new_events(page.events, force=force))
+        result = await store.store_events(recipe.name,
+                                          prepared_events(recipe.name, page.events, force=force))
         summary.pages += 1
         summary.events += len(page.events)
         summary.new_jobs += result.new_jobs

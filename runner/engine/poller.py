@@ -23,8 +23,8 @@ from connectors.base import (
 )
 from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
-from runner.store import CommitResult, JobStatus, NewEvent, StaleEpoch, Store
-from runner.store.outbox import prepare_keyed
+from runner.store import CommitResult, JobStatus, StaleEpoch, Store
+from runner.store.outbox import PreparedEvents, prepare_keyed
 
 # Pages waiting for (or in) their commit: enough that the store's writer never waits for a
 # busy event loop to hand it the next page (two left it idle 10-80 ms per page).
@@ -61,13 +61,16 @@ async def prefetched(pages: AsyncIterator[PollPage]) -> AsyncIterator[PollPage]:
 
 
 def event_payload(event: Event) -> dict[str, Any]:
+    """What a job's ``trigger`` is: the payload ``prepared_events`` stores, as a dict."""
     return {"record": event.record, "kind": event.kind, "key": event.key}
 
 
-def new_events(events: list[Event], *, force: bool = False) -> list[NewEvent]:
-    """A trigger page's events as the store takes them (``force``: a new job even if one
-    exists for the key)."""
-    return [NewEvent(e.key, event_payload(e), force) for e in events]
+def prepared_events(recipe: str, events: list[Event], *, force: bool = False) -> PreparedEvents:
+    """A trigger page's events as the store takes them. Each ``Event`` is encoded as its
+    fields (key, record, kind: ``event_payload``'s shape) with no dict made per row; this
+    is the ingest hot path. ``force``: new jobs even for keys already stored."""
+    return prepare_keyed(recipe, [event.key for event in events], events,
+                         [True] * len(events) if force else None)
 
 
 class RecipePoller:
@@ -125,8 +128,7 @@ class RecipePoller:
         async with self.store.page_commits(self.recipe.name, epoch) as commits:
             try:
                 async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
-                    events = prepare_keyed(self.recipe.name, [e.key for e in page.events],
-                                           page.events)
+                    events = prepared_events(self.recipe.name, page.events)
                     if len(queued) == MAX_QUEUED_PAGES:
                         self._count(summary, await queued.popleft())
                     queued.append(await commits.submit(events, page.cursor))
