@@ -14,19 +14,16 @@ from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from emulator import RunningEmulator
-from emulator.identity.testing import advance_clock, auto_sign_in, revoke_refresh_tokens
+from emulator.identity.testing import advance_clock, revoke_refresh_tokens
 from runner.daemon import Daemon
 from runner.settings import Settings
 from tests.d365_support import insert_rows, iso
 from tests.daemon_support import finished, until, wait_for
 from tests.tokens_support import (
     USERNAME,
-    connection,
-    free_port,
     login_with_browser,
-    seed_tenant,
+    signed_in,
     state_url,
-    write_connections,
 )
 
 RECIPE = {
@@ -41,13 +38,8 @@ RECIPE = {
 async def test_revoked_refresh_token_pauses_recipes_and_login_resumes_them(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    redirect = f"http://localhost:{free_port()}/callback"
-    await seed_tenant(emulator, redirect)
-    await auto_sign_in(emulator, USERNAME)
-    write_connections(tmp_path, {"crm": connection(emulator, "authorization_code",
-                                                   redirect_uri=redirect)})
     (tmp_path / "state").mkdir()
-    assert await login_with_browser(emulator, tmp_path, "crm") == 0
+    await signed_in(emulator, tmp_path)
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "log.yaml").write_text(yaml.safe_dump(RECIPE))
     settings = Settings(recipes=[tmp_path / "recipes"],

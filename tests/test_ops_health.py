@@ -15,7 +15,7 @@ from aiohttp import web
 
 from connectors.catalog import default_registry
 from emulator import RunningEmulator
-from emulator.identity.testing import auto_sign_in, revoke_refresh_tokens
+from emulator.identity.testing import revoke_refresh_tokens
 from runner.engine import Engine, WorkerSettings
 from runner.ops.heartbeat import Heartbeat
 from runner.ops.routes import mount_ops
@@ -24,10 +24,8 @@ from runner.store import Store
 from tests.ops_support import contacts_recipe, running_daemon, webhook_recipe, write_files
 from tests.tokens_support import (
     USERNAME,
-    connection,
-    free_port,
+    browser_user,
     login_with_browser,
-    seed_tenant,
     state_url,
 )
 
@@ -103,11 +101,7 @@ async def test_readyz_is_503_while_the_state_store_is_unreachable_and_recovers(
 async def test_readyz_is_degraded_and_names_a_connection_revoked_in_the_emulator(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    redirect = f"http://localhost:{free_port()}/callback"
-    await seed_tenant(emulator, redirect)
-    await auto_sign_in(emulator, USERNAME)
-    write_files(tmp_path, {"crm": connection(emulator, "authorization_code",
-                                             redirect_uri=redirect)},
+    write_files(tmp_path, {"crm": await browser_user(emulator)},
                 [contacts_recipe("ready-contacts", "crm"), webhook_recipe("ready-hook")])
     assert await login_with_browser(emulator, tmp_path, "crm") == 0
     async with running_daemon(tmp_path) as ops:

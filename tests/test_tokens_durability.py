@@ -14,15 +14,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from emulator import RunningEmulator
-from emulator.identity.testing import auto_sign_in
 from runner.store import Store
 from runner.tokens import KEY_ENV, CacheStore, SecretKeyError, key_file_for, load_fernet
 from tests.tokens_support import (
-    USERNAME,
     connection,
-    free_port,
-    login_with_browser,
     seed_tenant,
+    signed_in,
     state_url,
     token_manager,
     token_requests,
@@ -72,12 +69,7 @@ async def _stored_refresh_tokens(folder: Path) -> set[str]:
 async def test_kill_9_right_after_rotation_loses_no_refresh_token(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    redirect = f"http://localhost:{free_port()}/callback"
-    await seed_tenant(emulator, redirect)
-    await auto_sign_in(emulator, USERNAME)
-    write_connections(tmp_path, {"crm": connection(emulator, "authorization_code",
-                                                   redirect_uri=redirect)})
-    assert await login_with_browser(emulator, tmp_path, "crm") == 0
+    await signed_in(emulator, tmp_path)
     before = await _stored_refresh_tokens(tmp_path)
 
     env = {k: v for k, v in os.environ.items() if k != KEY_ENV}

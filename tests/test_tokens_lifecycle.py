@@ -14,7 +14,6 @@ from connectors.errors import AuthError
 from emulator import RunningEmulator
 from emulator.identity.testing import (
     advance_clock,
-    auto_sign_in,
     revoke_refresh_tokens,
     set_token_settings,
 )
@@ -23,25 +22,15 @@ from runner.store import ConnectionStatus
 from tests.tokens_support import (
     USERNAME,
     connection,
-    free_port,
     login_with_browser,
     seed_tenant,
+    signed_in,
     token_manager,
     token_requests,
     write_connections,
 )
 
 DAY_S = 86_400
-
-
-async def _signed_in(emulator: RunningEmulator, folder: Path) -> None:
-    """An authorization_code connection ``crm``, signed in through ``connections login``."""
-    redirect = f"http://localhost:{free_port()}/callback"
-    await seed_tenant(emulator, redirect)
-    await auto_sign_in(emulator, USERNAME)
-    write_connections(folder, {"crm": connection(emulator, "authorization_code",
-                                                 redirect_uri=redirect)})
-    assert await login_with_browser(emulator, folder, "crm") == 0
 
 
 async def _clear_request_log(emulator: RunningEmulator) -> None:
@@ -85,7 +74,7 @@ async def test_401_renewal_is_shared_by_callers_already_waiting(
 async def test_simulated_year_with_daily_keep_alive_never_fails(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    await _signed_in(emulator, tmp_path)
+    await signed_in(emulator, tmp_path)
     await set_token_settings(emulator, access_token_lifetime_s=3600,
                              refresh_token_inactivity_s=90 * DAY_S)
     failures = []
@@ -109,7 +98,7 @@ async def test_simulated_year_with_daily_keep_alive_never_fails(
 async def test_idle_past_inactivity_window_names_aadsts700082(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    await _signed_in(emulator, tmp_path)
+    await signed_in(emulator, tmp_path)
     async with token_manager(emulator, tmp_path) as manager:
         tokens = manager.tokens("crm")
         await tokens.access_token()
@@ -125,7 +114,7 @@ async def test_idle_past_inactivity_window_names_aadsts700082(
 async def test_revocation_marks_invalid_once_and_login_restores_ok(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    await _signed_in(emulator, tmp_path)
+    await signed_in(emulator, tmp_path)
     seen: list[tuple[str, ConnectionStatus]] = []
     async with token_manager(emulator, tmp_path) as manager:
         manager.subscribe(lambda name, state, _reason: seen.append((name, state)))
@@ -184,7 +173,7 @@ async def test_wrong_secret_is_invalid_until_the_file_is_fixed_and_reloaded(
 async def test_two_replicas_sharing_a_store_follow_each_others_rotations(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    await _signed_in(emulator, tmp_path)  # the emulator retires a redeemed refresh token
+    await signed_in(emulator, tmp_path)  # the emulator retires a redeemed refresh token
     async with token_manager(emulator, tmp_path) as one, token_manager(emulator,
                                                                        tmp_path) as two:
         for _ in range(4):

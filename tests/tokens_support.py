@@ -16,7 +16,7 @@ import yaml
 
 from emulator import RunningEmulator
 from emulator.directory import DEFAULT_TENANT
-from emulator.identity.testing import add_app, add_user, follow_authorize
+from emulator.identity.testing import add_app, add_user, auto_sign_in, follow_authorize
 from runner import cli_connections
 from runner.connections import ConnectionsFile, load_connections
 from runner.store import Store
@@ -153,3 +153,18 @@ async def login_with_browser(emulator: RunningEmulator, folder: Path, name: str,
         return await asyncio.wait_for(task, 20)
     finally:
         task.cancel()
+
+
+async def browser_user(emulator: RunningEmulator) -> dict[str, Any]:
+    """A tenant whose user passes the browser step by themselves (auto sign-in), and an
+    ``authorization_code`` connection to it (with its loopback redirect registered)."""
+    redirect = f"http://localhost:{free_port()}/callback"
+    await seed_tenant(emulator, redirect)
+    await auto_sign_in(emulator, USERNAME)
+    return connection(emulator, "authorization_code", redirect_uri=redirect)
+
+
+async def signed_in(emulator: RunningEmulator, folder: Path) -> None:
+    """Connection ``crm`` in ``folder``, signed in through ``connections login``."""
+    write_connections(folder, {"crm": await browser_user(emulator)})
+    assert await login_with_browser(emulator, folder, "crm") == 0
