@@ -12,6 +12,12 @@ and calls it.
 * A **trigger** is polled: given the cursor it returned last time (``None`` at first), it
   yields :class:`PollPage` objects. The engine stores each page's events as jobs *together
   with* that page's cursor in one transaction, so a cursor only ever moves past stored events.
+* Every action runs under a **step identity** (:attr:`StepContext.step_key`: job id + step
+  path + loop index) that stays the same when the step runs again: an inline retry, a job
+  resumed after a crash, an operator's retry. An action whose repeat would double an effect
+  derives from it what makes the repeat harmless (:meth:`StepContext.derived_id`: a
+  client-generated primary key; an ``Idempotency-Key`` header) and says how it behaves in
+  ``ActionSpec.idempotency`` (shown by ``validate`` and in the reference).
 * A trigger over a timestamp may also **backfill**: given a range, it yields the events of
   that range's records, page by page, without reading or returning a cursor; the engine
   stores them as jobs (deduplicated by event key) and leaves the live cursor alone.
@@ -19,10 +25,11 @@ and calls it.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,6 +50,7 @@ __all__ = [
     "ConnectorError",
     "Event",
     "FatalError",
+    "Idempotency",
     "Params",
     "PollPage",
     "RecipeError",
@@ -78,15 +86,51 @@ class PollPage:
     cursor: dict[str, Any]
 
 
+_STEP_NAMESPACE = uuid.UUID("6c3f1c7e-2b8e-4b1f-9a57-3d0f5e8a9c21")
+
+
 @dataclass
 class StepContext:
-    """What an action or trigger may use: its connection and a logger bound to the job."""
+    """What an action or trigger may use: its connection, a logger bound to the job, and
+    the step's identity.
+
+    ``may_repeat`` is True when this step may already have taken effect once: the job ran
+    before (a crash, a takeover, an operator's retry) or an earlier attempt of this run
+    failed in a way that leaves its outcome unknown (a timeout, a reset, a 5xx). An action
+    reads it to take "already there" answers (a 404 on a delete) as its own earlier effect.
+    """
 
     recipe: str
     connection: Any = None  # the connection's client object (e.g. a Dataverse client)
     log: Any = None  # a structlog logger bound to recipe/job/step
     job_id: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    step_path: str | None = None  # e.g. "actions[1][3].actions[0]"
+    may_repeat: bool = False
+    _fallback: str = field(default_factory=lambda: str(uuid.uuid4()), repr=False)
+
+    @property
+    def step_key(self) -> str:
+        """``<job id>/<step path>``: the same for every run of this step of this job. Outside
+        a job (a direct call, a dry run) a random key, fixed for this context's lifetime."""
+        if self.job_id and self.step_path:
+            return f"{self.job_id}/{self.step_path}"
+        return self._fallback
+
+    def derived_id(self, *parts: object) -> str:
+        """A GUID derived from the step identity (and ``parts``, e.g. a row index): the same
+        on every run of the step, different for every step, row and job."""
+        name = "/".join([self.step_key, *(str(p) for p in parts)])
+        return str(uuid.uuid5(_STEP_NAMESPACE, name))
+
+
+Idempotency = Literal["natural", "keyed", "conditional", "none"]
+"""How an action behaves when its step runs again (docs/reference.md explains each):
+
+* ``natural``: a repeat changes nothing (reads, updates, upserts, deletes);
+* ``keyed``: made harmless by the step identity (a derived primary key, an Idempotency-Key);
+* ``conditional``: harmless under a condition its docs state (e.g. a key in the fields);
+* ``none``: cannot be made harmless (an unbound action with side effects)."""
 
 
 class Action(Protocol):
@@ -118,6 +162,8 @@ class ActionSpec:
     # False: running it again after a crash changes nothing anyone relies on (``log``), so
     # the engine need not commit the earlier steps' results before it runs.
     side_effects: bool = True
+    idempotency: Idempotency = "natural"
+    idempotency_note: str = ""  # one sentence: what makes a repeat harmless, or why not
     kind: ClassVar[str] = "action"
 
 
@@ -129,6 +175,9 @@ class TriggerSpec:
     summary: str
     connection_types: tuple[str, ...] = ()
     backfill: Backfill | None = None  # None: this trigger cannot re-read a past range
+    # The poll interval this trigger needs when the recipe sets none (a schedule's ``every``);
+    # None: the envelope's default.
+    cadence_s: Callable[[Any], float | None] | None = None
     kind: ClassVar[str] = "trigger"
 
 

@@ -31,6 +31,10 @@ __all__ = [
 class ConnectorError(Exception):
     """Base class. ``status`` is the HTTP status when the error came from a response."""
 
+    # True when an earlier attempt of the same request failed with its outcome unknown
+    # (a timeout, a reset, a 5xx), so it may have been applied before this answer.
+    resent: bool = False
+
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -48,9 +52,17 @@ class RetryableError(ConnectorError):
         retry_after_s: float | None = None,
         status: int | None = None,
         code: str | None = None,
+        not_sent: bool = False,
     ) -> None:
         super().__init__(message, status=status, code=code)
         self.retry_after_s = retry_after_s
+        self.not_sent = not_sent  # the request never reached the service (refused, DNS)
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """The request may have been applied before this failure (a timeout, a reset, a
+        5xx); a 429 or a connection never made was certainly not applied."""
+        return not self.not_sent and self.status != 429
 
 
 class AuthError(ConnectorError):

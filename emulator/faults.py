@@ -9,12 +9,14 @@
   ``method`` is optional; ``count`` is how many matching requests to fault (null or omitted:
   until cleared).
 * kinds: ``status`` (an error response without calling the handler; a 429 gets Dataverse's
-  request-count body, others ``{"error": {"code": "", "message": <reason>}}``; ``error_code``,
-  ``message``, ``body``, ``headers`` and ``retry_after_s`` override), ``delay`` (``delay_s`` of
-  wall-clock sleep, then the handler), ``reset`` (the connection is aborted with a TCP reset
-  before the handler runs), ``truncated`` (the handler runs; its response is sent with the full
-  ``Content-Length`` but only half the body, then the connection closes), ``non_json`` (an
-  HTML page, status 200 unless ``status`` says otherwise, without calling the handler).
+  request-count body, others ``{"error": {"code": "", "message": <reason>}}``;
+  ``error_code``, ``message``, ``body``, ``headers`` and ``retry_after_s`` override;
+  ``after_commit: true`` carries the request out first, so a write is stored and its answer
+  lost), ``delay`` (``delay_s`` of wall-clock sleep, then the handler), ``reset`` (the
+  connection is aborted with a TCP reset before the handler runs), ``truncated`` (the
+  handler runs; its response is sent with the full ``Content-Length`` but only half the
+  body, then the connection closes), ``non_json`` (an HTML page, status 200 unless
+  ``status`` says otherwise, without calling the handler).
 
 Note for tests: aiohttp's client quietly resends an idempotent request (GET, PUT, DELETE) once
 when a *reused* keep-alive connection is reset, so a ``reset`` with ``count: 1`` on a GET may
@@ -75,6 +77,9 @@ class StatusFault(_FaultSpec):
     message: str | None = Field(None, description="error.message of the default body")
     body: Any = Field(None, description="a JSON body that replaces the default one")
     headers: dict[str, str] = Field(default_factory=dict)
+    after_commit: bool = Field(
+        False, description="carry the request out first (a write is committed), then answer "
+                           "the error: a gateway that timed out after the service wrote")
 
 
 class DelayFault(_FaultSpec):
@@ -166,6 +171,8 @@ async def apply_fault(spec: FaultSpec, request: web.Request,
                       handler: Handler) -> web.StreamResponse:
     match spec:
         case StatusFault():
+            if spec.after_commit:
+                await _handled(request, handler)
             return status_response(spec)
         case DelayFault():
             await asyncio.sleep(spec.delay_s)

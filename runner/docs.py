@@ -23,6 +23,7 @@ from connectors.base import ActionSpec, Registry, TriggerSpec
 from connectors.catalog import default_registry
 from connectors.durations import parse_duration
 from runner.connections.models import CONNECTION_MODELS, ConnectionsFile, OAuthProfile
+from runner.idempotency import GUARANTEE, verdict_line
 from runner.recipes.envelope import RetryModel, StepEnvelope, TriggerEnvelope
 
 DEFAULT_OUTPUT = Path("docs/reference.md")
@@ -94,6 +95,7 @@ def reference_markdown(registry: Registry) -> str:
         "## Triggers",
         *[section for spec in triggers for section in _spec_sections(spec)],
         "## Actions",
+        GUARANTEE,
         *[section for spec in actions for section in _spec_sections(spec)],
         *_connection_sections(),
     ]
@@ -119,6 +121,8 @@ def _spec_sections(spec: ActionSpec | TriggerSpec) -> Iterator[str]:
     yield f"### `{spec.key}`"
     yield _cell(spec.summary)
     yield f"Connection: {_connection_line(spec)}."
+    if isinstance(spec, ActionSpec):
+        yield verdict_line(spec)
     if spec.params.model_fields:
         yield _table(spec.params)
     else:

@@ -110,6 +110,7 @@ class StepRenderer:
         self.registry = registry
         self.context: dict[str, Any] = {
             "trigger": payload, "steps": {}, "vars": recipe.variables,
+            "variables": recipe.variables,
             "job": {"id": "dry-run", "attempt": 1},
         }
         self.previews: list[StepPreview] = []

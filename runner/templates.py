@@ -17,12 +17,18 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, Undefined
+from jinja2 import StrictUndefined, TemplateError, Undefined, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from connectors.errors import RecipeError
 
-__all__ = ["TemplateRenderError", "check_syntax", "has_template", "render_value"]
+__all__ = [
+    "TemplateRenderError",
+    "check_syntax",
+    "has_template",
+    "render_value",
+    "undeclared_names",
+]
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*$", re.DOTALL)
 
@@ -134,3 +140,14 @@ def check_syntax(value: str) -> str | None:
     except TemplateError as exc:
         return str(exc.message or exc)
     return None
+
+
+def undeclared_names(source: str) -> set[str]:
+    """The top-level names a template reads from its context (``trigger``, ``steps`` …),
+    leaving out the environment's globals; empty when it does not parse (``check_syntax``
+    reports that)."""
+    try:
+        names = meta.find_undeclared_variables(_ENV.parse(source))
+    except TemplateError:
+        return set()
+    return names - set(_ENV.globals)

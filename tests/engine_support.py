@@ -61,7 +61,9 @@ class Endpoint:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else None
-        self.received.append({"path": request.path, "json": body})
+        self.received.append({"path": request.path, "json": body,
+                              "key": request.headers.get("Idempotency-Key"),
+                              "request_id": request.headers.get("X-Request-Id")})
         status = self.statuses.pop(0) if self.statuses else 200
         headers = {"Retry-After": "0"} if status == 503 else {}
         return web.json_response({"n": len(self.received)}, status=status, headers=headers)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from connectors.errors import FatalError
 from emulator import RunningEmulator
 from tests.d365_actions_support import run
 from tests.d365_support import d365_client, request_log
@@ -75,18 +78,21 @@ async def test_bulk_update_and_batch_strategy_upsert_by_alternate_key_with_quote
     assert {k: v["name"] for k, v in stored.items()} == {"Q'1": "a3", "Q'2": "b2", "Q'3": "c"}
 
 
-async def test_mixed_atomic_change_set_rolls_back_everything_on_one_failure(
+async def test_mixed_atomic_change_set_rolled_back_fails_the_step_naming_the_request(
         emulator: RunningEmulator) -> None:
     requests = [{"operation": "create", "table": "accounts", "fields": {"name": "ok"}},
                 {"operation": "update", "table": "contacts",
                  "id": "00000000-0000-4000-8000-000000000009", "fields": {"lastname": "x"}},
                 {"operation": "create", "table": "tasks", "fields": {"subject": "t"}}]
     async with d365_client(emulator) as client:
-        out = await run(client, "batch", requests=requests, atomic=True)
+        with pytest.raises(FatalError) as failed:
+            await run(client, "batch", requests=requests, atomic=True)
         stored = await _accounts(client)
-    assert out["failed"] == 3 and stored == {}
-    assert out["results"][1]["error"]["code"] == "0x80040217"
-    assert out["results"][0]["error"]["code"] == "rolled_back"
+    assert stored == {}
+    assert failed.value.code == "0x80040217" and failed.value.status == 404
+    assert failed.value.message.startswith(
+        "batch: the atomic change set was rolled back, nothing was written: request 1 "
+        "(update contacts) failed with 404 0x80040217: ")
 
 
 async def test_mixed_atomic_success_and_continue_on_error_with_per_item_results(

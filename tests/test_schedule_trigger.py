@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,6 +13,8 @@ from pydantic import ValidationError
 
 from connectors.base import StepContext
 from connectors.builtin.schedule import ScheduleParams, latest_due_fire, poll_schedule
+from connectors.catalog import default_registry
+from runner.recipes import load_recipe
 
 T0 = datetime(2026, 3, 2, 6, 58, 30, tzinfo=UTC)  # a Monday
 
@@ -78,3 +82,22 @@ def test_crontab_day_numbers_mean_what_crontab_says() -> None:
     due = latest_due_fire(params, T0, T0 + timedelta(days=7))
     assert due == datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
     assert due.weekday() == 6
+
+
+def _loaded(tmp_path: Path, trigger: str) -> tuple[Any, list[str]]:
+    file = tmp_path / "tick.yaml"
+    file.write_text(f"name: tick\ntrigger: {trigger}\nactions:\n  - type: log\n"
+                    "    message: tick\n")
+    recipe, problems = load_recipe(file, default_registry(), {})
+    return recipe, [str(p) for p in problems]
+
+
+def test_a_schedule_is_polled_as_often_as_it_fires(tmp_path: Path) -> None:
+    every, _ = _loaded(tmp_path, "{type: schedule, every: 2s}")
+    cron, _ = _loaded(tmp_path, "{type: schedule, cron: '* * * * *'}")
+    given, problems = _loaded(tmp_path, "{type: schedule, every: 2s, poll_interval: 30s}")
+    assert every.trigger.poll_interval_s == 2.0 and cron.trigger.poll_interval_s == 10.0
+    assert given.trigger.poll_interval_s == 30.0
+    assert problems == [f"{tmp_path / 'tick.yaml'}:2:53: warning: trigger.poll_interval: polled "
+                        "every 30s, so schedule fires at most that often, not every 2s; "
+                        "remove poll_interval"]

@@ -120,7 +120,18 @@ async def poll_schedule(
     yield PollPage(events=[event], cursor={"last_fire": fire.isoformat()})
 
 
+CRON_POLL_S = 10.0  # a cron fire starts at most this late (crontab's resolution is a minute)
+
+
+def cadence_s(params: ScheduleParams) -> float:
+    """How often to poll when the recipe does not say: every ``every``, or every 10 s for a
+    cron expression (so a tick is never coalesced into the next by slow polling)."""
+    return params.every if params.every is not None else CRON_POLL_S
+
+
 SPEC = TriggerSpec(
     key="schedule", params=ScheduleParams, poll=poll_schedule,
-    summary="Start a job on a cron schedule or a fixed interval.",
+    summary="Start a job on a cron schedule or a fixed interval (polled at that interval "
+            "unless poll_interval says otherwise).",
+    cadence_s=cadence_s,
 )

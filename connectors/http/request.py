@@ -37,6 +37,13 @@ class HttpRequestParams(Params):
         examples=[[404, 409]],
     )
     timeout_s: float = Field(30.0, gt=0, description="Whole-request timeout in seconds.")
+    idempotency_header: str | None = Field(
+        "Idempotency-Key",
+        description="Header that carries a key derived from the step identity on every "
+                    "method but GET and HEAD: the same on each retry and re-run of this step "
+                    "of this job, so the receiver can drop repeats. null turns it off; a value "
+                    "given in headers wins.",
+        examples=["Idempotency-Key", "X-Request-Id", None])
 
     @model_validator(mode="after")
     def _one_body(self) -> HttpRequestParams:
@@ -46,9 +53,18 @@ class HttpRequestParams(Params):
         return self
 
 
-def _request_kwargs(params: HttpRequestParams, base_headers: dict[str, str]) -> dict[str, Any]:
+def _idempotency(params: HttpRequestParams, ctx: StepContext) -> dict[str, str]:
+    name = params.idempotency_header
+    if not name or params.method in ("GET", "HEAD") or \
+            any(given.lower() == name.lower() for given in params.headers):
+        return {}
+    return {params.idempotency_header: ctx.derived_id()}
+
+
+def _request_kwargs(params: HttpRequestParams, base_headers: dict[str, str],
+                    ctx: StepContext) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "headers": {**base_headers, **params.headers},
+        "headers": {**base_headers, **_idempotency(params, ctx), **params.headers},
         "params": {k: str(v).lower() if isinstance(v, bool) else str(v)
                    for k, v in params.query.items()},
         "timeout": aiohttp.ClientTimeout(total=params.timeout_s),
@@ -93,7 +109,7 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> dict[str,
     if client is None:
         raise FatalError("http.request needs an HTTP session (no connection was given)")
     url = client.resolve(params.url)
-    kwargs = _request_kwargs(params, client.headers)
+    kwargs = _request_kwargs(params, client.headers, ctx)
     try:
         async with client.session.request(params.method, url, **kwargs) as resp:
             output = await _read_output(resp)
@@ -112,4 +128,8 @@ SPEC = ActionSpec(
     run=http_request,
     summary="Send an HTTP request; the status, headers and JSON body become the step's output.",
     connection_types=("http",),
+    idempotency="keyed",
+    idempotency_note="each request carries an Idempotency-Key derived from the step identity; "
+                     "a repeat is harmless when the receiver drops requests with a key it "
+                     "has seen",
 )

@@ -33,7 +33,7 @@ from yarl import URL
 from connectors.base import StepContext
 from connectors.errors import AuthError, ConnectorError, FatalError, RecipeError, RetryableError
 from connectors.odata.errors import transport_error
-from connectors.odata.retry import RetryPolicy, with_retries
+from connectors.odata.retry import NotingResends, RetryPolicy, with_retries
 from connectors.odata.throttle import ConnectionThrottle, ThrottleSettings
 
 ODATA_HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
@@ -190,6 +190,13 @@ class ODataClient(ABC, Generic[ResponseT]):
     async def send(self, outgoing: Outgoing) -> ResponseT:
         """Send ``outgoing`` with retries; a 2xx response, or one of the project's exceptions."""
         return await with_retries(lambda: self._attempt(outgoing), self.retry, self._on_retry)
+
+    async def send_noting_resends(self, outgoing: Outgoing) -> tuple[ResponseT, bool]:
+        """Like :meth:`send`, and whether the answer is to a copy sent again after an attempt
+        whose outcome is unknown (an earlier copy may have been applied)."""
+        attempt = NotingResends(lambda: self._attempt(outgoing))
+        response = await with_retries(attempt, self.retry, self._on_retry)
+        return response, attempt.resent
 
     @abstractmethod
     def _response(self, status: int, headers: Mapping[str, str], raw: bytes) -> ResponseT:

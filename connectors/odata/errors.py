@@ -47,6 +47,8 @@ def transport_error(service: str, exc: BaseException) -> ConnectorError | None:
     """A RetryableError for timeouts, resets and broken bodies; None for anything else."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return RetryableError(f"{service} did not answer in time")
+    if isinstance(exc, aiohttp.ClientConnectorError):  # no connection was made
+        return RetryableError(f"cannot reach {service}: {type(exc).__name__}", not_sent=True)
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError
                   | aiohttp.ClientOSError | ConnectionResetError):
         return RetryableError(f"the connection to {service} broke: {type(exc).__name__}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from connectors.base import ActionSpec, Params
+from connectors.base import ActionSpec, Idempotency, Params, StepContext
 from connectors.errors import FatalError
 
 T = TypeVar("T")
@@ -18,10 +18,12 @@ Explain = Callable[[FatalError], FatalError]  # a service's error -> the one the
 
 
 def action_spec(connection_type: str, name: str, params: type[Params], run: Any,
-                summary: str) -> ActionSpec:
+                summary: str, idempotency: Idempotency = "natural",
+                note: str = "") -> ActionSpec:
     """The action ``<connection_type>.<name>``, for connections of that type."""
     return ActionSpec(key=f"{connection_type}.{name}", params=params, run=run, summary=summary,
-                      connection_types=(connection_type,))
+                      connection_types=(connection_type,), idempotency=idempotency,
+                      idempotency_note=note)
 
 
 def missing(exc: FatalError, what: str, record: str) -> FatalError:
@@ -39,13 +41,21 @@ async def explained(request: Awaitable[T], explain: Explain) -> T:
         raise explain(exc) from exc
 
 
-async def deleted(request: Awaitable[object], missing_ok: bool,
-                  explain: Explain) -> dict[str, Any]:
-    """``{"deleted": True}`` once ``request`` (the DELETE) succeeds; ``{"deleted": False}``
-    when the record is missing (404) and ``missing_ok``; else ``explain(error)`` is raised."""
+async def deleted(request: Awaitable[object], missing_ok: bool, explain: Explain,
+                  ctx: StepContext) -> dict[str, Any]:
+    """``{"deleted": True}`` once ``request`` (the DELETE) succeeds, or when the record is
+    missing (404) because this step's own earlier copy deleted it (the step may repeat:
+    ``ctx.may_repeat``, or the DELETE was sent again after an answer was lost);
+    ``{"deleted": False}`` when it is missing otherwise and ``missing_ok``; else
+    ``explain(error)`` is raised."""
     try:
         await request
     except FatalError as exc:
+        if exc.status == 404 and (exc.resent or ctx.may_repeat):
+            if ctx.log is not None:
+                ctx.log.info("step.repeat_recognised", action="delete_record",
+                             target="already deleted")
+            return {"deleted": True}
         if exc.status == 404 and missing_ok:
             return {"deleted": False}
         raise explain(exc) from exc

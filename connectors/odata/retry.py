@@ -11,9 +11,9 @@ import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-from connectors.errors import RetryableError
+from connectors.errors import ConnectorError, RetryableError
 
 T = TypeVar("T")
 OnRetry = Callable[[RetryableError, int, float], Awaitable[None]]
@@ -43,18 +43,42 @@ async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy,
 
     ``on_retry(error, attempt, delay_s)`` runs before each wait (the client uses it to make
     every caller on the connection wait out a 429). The last RetryableError is re-raised.
+    An error raised after an attempt whose outcome was unknown (a timeout, a reset, a 5xx)
+    carries ``resent = True``: the request may have been applied once already.
     """
     attempt = 1
+    resent = False
     while True:
         try:
             return await call()
-        except RetryableError as exc:
+        except ConnectorError as exc:
+            exc.resent = exc.resent or resent
+            if not isinstance(exc, RetryableError):
+                raise
             wait_s = exc.retry_after_s
             too_long = wait_s is not None and wait_s > policy.max_retry_after_s
             if attempt >= policy.max_attempts or too_long:
                 raise
+            resent = resent or exc.outcome_unknown
             delay_s = policy.delay_s(attempt, exc.retry_after_s)
             if on_retry is not None:
                 await on_retry(exc, attempt, delay_s)
             await asyncio.sleep(delay_s)
             attempt += 1
+
+
+class NotingResends(Generic[T]):
+    """``call`` made retryable while noting whether a later attempt is a resend: ``resent``
+    turns True once an attempt fails with its outcome unknown (a timeout, a reset, a 5xx),
+    so whatever the next attempt answers, the request may already have been applied."""
+
+    def __init__(self, call: Callable[[], Awaitable[T]]) -> None:
+        self._call = call
+        self.resent = False
+
+    async def __call__(self) -> T:
+        try:
+            return await self._call()
+        except RetryableError as exc:
+            self.resent = self.resent or exc.outcome_unknown
+            raise

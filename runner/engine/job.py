@@ -81,6 +81,7 @@ class JobExecution:
             "trigger": payload,
             "steps": {},
             "vars": recipe.variables,
+            "variables": recipe.variables,
             "job": {"id": job.id, "attempt": job.attempts},
         }
         # Resolved once per job: each call on a lazy structlog proxy builds a new logger,
@@ -151,10 +152,11 @@ class JobExecution:
         # step (``log``) may run first unless an unflushed result came from one that had them.
         if spec.side_effects or self.unflushed_effects:
             await self.flush()
+        self.steps_run += 1
         try:
             with structlog.contextvars.bound_contextvars(step=path), \
                     METRICS.timed_step(self.recipe.name, step.type):
-                output = await self._attempts(step, spec.run, params)
+                output = await self._attempts(step, path, spec.run, params)
         except ConnectorError as exc:
             self.unflushed_effects |= spec.side_effects
             await self._handle_failure(step, path, rendered, exc, rewrite)
@@ -164,13 +166,14 @@ class JobExecution:
         self._record(path, StepStatus.SUCCEEDED, input=rendered, output=output)
         self._remember(step, output)
 
-    async def _attempts(self, step: ActionStep, run: Any, params: Any) -> Any:
+    async def _attempts(self, step: ActionStep, path: str, run: Any, params: Any) -> Any:
+        # A job claimed before (crash, takeover, operator retry) may have run this step.
         ctx = StepContext(recipe=self.recipe.name, connection=self.services.connection(
-            step.connection), log=self.log, job_id=self.job.id)
+            step.connection), log=self.log, job_id=self.job.id, step_path=path,
+            may_repeat=self.job.attempts > 1)
         attempt = 1
         while True:
             try:
-                self.steps_run += 1
                 return await run(params, ctx)
             except SkipEvent as exc:
                 raise Skipped(exc.message) from None
@@ -191,6 +194,7 @@ class JobExecution:
                               delay_s=round(delay_s, 3), error=exc.message)
                 METRICS.step_retries.labels(self.recipe.name, step.type).inc()
                 await self.services.sleep(delay_s)
+                ctx.may_repeat = ctx.may_repeat or exc.resent or exc.outcome_unknown
                 attempt += 1
             except ConnectorError:
                 raise

@@ -24,6 +24,8 @@ from runner.config import (
     problems_from_validation_error,
     suggestion,
 )
+from runner.idempotency import repeat_warning
+from runner.recipes.conditions import CONTEXT_NAMES, condition_template, unknown_names_message
 from runner.recipes.envelope import (
     STEP_KEYS,
     ForEachParams,
@@ -42,7 +44,7 @@ from runner.recipes.model import (
     StopStep,
     TriggerConfig,
 )
-from runner.templates import check_syntax, has_template
+from runner.templates import check_syntax, has_template, undeclared_names
 
 CONTROL_TYPES = ("for_each", "stop")
 TRIGGER_KEYS = frozenset({"type", "connection", "poll_interval"})
@@ -62,6 +64,8 @@ class RecipeBuilder:
         self.connections = connections
         self.problems: list[Problem] = list(source.problems)
         self._step_ids: dict[str, str] = {}
+        # What templates may read; empty: unknown (checking would only repeat another error).
+        self._names: tuple[str, ...] = (*CONTEXT_NAMES, "now")
 
     def build(self, text: str = "") -> Recipe | None:
         data = self.source.data
@@ -130,6 +134,8 @@ class RecipeBuilder:
             error = check_syntax(value)
             if error:
                 self._problem(path, f"template syntax error: {error}")
+            elif self._names and (unknown := undeclared_names(value) - set(self._names)):
+                self._problem(path, unknown_names_message(unknown, self._names))
         elif isinstance(value, dict):
             for key, item in value.items():
                 self._check_templates(item, (*path, key))
@@ -145,9 +151,12 @@ class RecipeBuilder:
         context: str,
         envelope_keys: frozenset[str] = STEP_KEYS,
     ) -> None:
-        """Round two: check params against the connector's model, leaving templates for later."""
+        """Round two: check params against the connector's model, leaving templated values
+        for later (their type is known once rendered) but never their keys."""
         self._check_templates(params, path)
-        templated = {k for k, v in params.items() if isinstance(v, str) and has_template(v)}
+        known = _field_names(model)
+        templated = {k for k, v in params.items()
+                     if isinstance(v, str) and has_template(v) and k in known}
         concrete = {k: v for k, v in params.items() if k not in templated}
         try:
             model.model_validate(concrete)
@@ -216,9 +225,26 @@ class RecipeBuilder:
             type=kind,
             connection=data.get("connection"),
             params=params,
-            poll_interval_s=envelope.poll_interval,  # type: ignore[attr-defined]
+            poll_interval_s=self._poll_interval(spec, params, data, envelope),
             where=self._where(path),
         )
+
+    def _poll_interval(self, spec: TriggerSpec, params: dict[str, Any], data: dict[str, Any],
+                       envelope: BaseModel) -> float:
+        """The recipe's ``poll_interval``, else the trigger's own cadence, else the default;
+        a warning when the given one is slower than the trigger's cadence."""
+        given: float = envelope.poll_interval  # type: ignore[attr-defined]
+        cadence = _cadence(spec, params)
+        if cadence is None:
+            return given
+        if "poll_interval" not in data:
+            return cadence
+        if given > cadence:
+            self.problems.append(self.source.problem(
+                ("trigger", "poll_interval"), f"polled every {given:g}s, so {spec.key} fires "
+                f"at most that often, not every {cadence:g}s; remove poll_interval",
+                severity="warning"))
+        return given
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -240,23 +266,38 @@ class RecipeBuilder:
             return None
         assert isinstance(envelope, StepEnvelope)
         self._register_id(envelope.id, path)
-        self._check_templates(data.get("if"), (*path, "if"))
+        condition, wrong = condition_template(envelope.condition)
+        if wrong:
+            self._problem((*path, "if"), wrong)
+        self._check_templates(condition, (*path, "if"))
         params = {k: v for k, v in data.items() if k not in STEP_KEYS}
         common = {
             "path": format_path(path),
             "where": self._where(path),
             "id": envelope.id,
             "type": kind,
-            "condition": _condition(envelope.condition),
+            "condition": condition,
         }
         if kind == "for_each":
             return self._for_each(params, path, common, envelope)
         if kind == "stop":
+            self._check_templates(params.get("message"), (*path, "message"))
             model = self._validate(StopParams, params, path, "stop")
             return (
                 StopStep(**common, **model.model_dump()) if isinstance(model, StopParams) else None
             )
         return self._action(kind, params, path, common, envelope)
+
+    def _scoped(self, names: tuple[str, ...] | None, items: list[Any],
+                path: FieldPath) -> tuple[Step, ...]:
+        """Steps that may read ``names`` too (a loop's item, an error handler's ``error``);
+        None: names unknown (the loop's ``as`` is wrong), so none are checked."""
+        outer = self._names
+        self._names = (*outer, *names) if outer and names is not None else ()
+        try:
+            return self._steps(items, path)
+        finally:
+            self._names = outer
 
     def _register_id(self, step_id: str | None, path: FieldPath) -> None:
         if step_id is None:
@@ -270,7 +311,7 @@ class RecipeBuilder:
 
     def _on_error(self, envelope: StepEnvelope, path: FieldPath) -> Any:
         if isinstance(envelope.on_error, list):
-            return self._steps(envelope.on_error, (*path, "on_error"))
+            return self._scoped(("error",), envelope.on_error, (*path, "on_error"))
         return envelope.on_error
 
     def _action(
@@ -290,6 +331,9 @@ class RecipeBuilder:
             return None
         self._params(spec.params, params, path, kind)
         self._connection(envelope.connection, spec, path)
+        if note := repeat_warning(spec):
+            self.problems.append(self.source.problem((*path, "type"), note,
+                                                     severity="warning"))
         retry = envelope.retry or RetryModel()
         return ActionStep(
             **common,
@@ -308,7 +352,9 @@ class RecipeBuilder:
     ) -> Step | None:
         model = self._validate(ForEachParams, params, path, "for_each")
         nested = params.get("actions")
-        steps = self._steps(nested, (*path, "actions")) if isinstance(nested, list) else ()
+        item = (model.item_name,) if isinstance(model, ForEachParams) else None
+        steps = self._scoped(item, nested, (*path, "actions")) \
+            if isinstance(nested, list) else ()
         self._check_templates(params.get("items"), (*path, "items"))
         if not isinstance(model, ForEachParams):
             return None
@@ -331,7 +377,17 @@ def _suggest_envelope_key(problem: Problem, path: FieldPath, keys: frozenset[str
     return replace(problem, message=problem.message + hint) if hint else problem
 
 
-def _condition(value: str | bool | None) -> str | None:
-    if value is None or value is True:
+def _cadence(spec: TriggerSpec, params: dict[str, Any]) -> float | None:
+    if spec.cadence_s is None:
         return None
-    return "{{ false }}" if value is False else value
+    try:
+        return spec.cadence_s(spec.params.model_validate(params))
+    except ValidationError:
+        return None  # reported by round two
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    """The keys a params model takes: field names and their aliases."""
+    names = set(model.model_fields)
+    names.update(f.alias for f in model.model_fields.values() if f.alias)
+    return names

@@ -26,7 +26,7 @@ from yarl import URL
 from connectors.dynamics365.client import ODATA_HEADERS, DataverseClient
 from connectors.dynamics365.errors import error_detail, error_from_exception, error_from_response
 from connectors.errors import FatalError, RetryableError
-from connectors.odata.retry import with_retries
+from connectors.odata.retry import NotingResends, with_retries
 
 MAX_PARTS = 1000
 _STATUS_LINE = re.compile(r"HTTP/\d\.\d (\d{3})")
@@ -98,8 +98,17 @@ def _http_part(client: DataverseClient, part: BatchPart, content_id: int | None)
     return "\r\n".join(head) + "\r\n\r\n" + "\r\n".join(lines) + "\r\n\r\n" + body + "\r\n"
 
 
+@dataclass(frozen=True)
+class BatchReply:
+    """One result per request, and whether the ``$batch`` was sent again after an attempt
+    whose outcome is unknown (its parts may have been applied by that earlier copy)."""
+
+    results: list[PartResult]
+    resent: bool
+
+
 async def send_batch(client: DataverseClient, items: Sequence[BatchItem],
-                     continue_on_error: bool) -> list[PartResult]:
+                     continue_on_error: bool) -> BatchReply:
     """One result per request of ``items`` (see the module docstring)."""
     count = sum(1 if isinstance(i, BatchPart) else len(i) for i in items)
     if count > MAX_PARTS:
@@ -108,9 +117,9 @@ async def send_batch(client: DataverseClient, items: Sequence[BatchItem],
     headers = {**ODATA_HEADERS, "Content-Type": content_type}
     if continue_on_error:
         headers["Prefer"] = "odata.continue-on-error"
-    answer_type, raw = await with_retries(
-        lambda: _post(client, body, headers), client.retry)
-    return _expand(items, decode(answer_type, raw))
+    post = NotingResends(lambda: _post(client, body, headers))
+    answer_type, raw = await with_retries(post, client.retry)
+    return BatchReply(_expand(items, decode(answer_type, raw)), post.resent)
 
 
 async def _post(client: DataverseClient, body: bytes,

@@ -153,11 +153,19 @@ async def raw_request(params: RequestParams, ctx: StepContext) -> dict[str, Any]
 SPECS = (
     ActionSpec(key="dynamics365.execute_action", params=OperationParams, run=execute_action,
                connection_types=CONNECTION_TYPES,
-               summary="Run a Dataverse action (unbound, or bound to a table or record)."),
+               summary="Run a Dataverse action (unbound, or bound to a table or record).",
+               idempotency="none",
+               idempotency_note="an action's effect is its own (WinOpportunity, SendEmail …): "
+                                "if the step runs again after a crash or a lost answer, the "
+                                "action runs again"),
     ActionSpec(key="dynamics365.execute_function", params=OperationParams,
                run=execute_function, connection_types=CONNECTION_TYPES,
-               summary="Call a Dataverse function (unbound, or bound to a table or record)."),
+               summary="Call a Dataverse function (unbound, or bound to a table or record).",
+               idempotency="natural", idempotency_note="functions only read"),
     ActionSpec(key="dynamics365.request", params=RequestParams, run=raw_request,
                connection_types=CONNECTION_TYPES,
-               summary="Send a raw request relative to the Dataverse Web API."),
+               summary="Send a raw request relative to the Dataverse Web API.",
+               idempotency="conditional",
+               idempotency_note="GET, PATCH with a key, PUT and DELETE repeat harmlessly; a POST "
+                                "runs again if the step runs again"),
 )

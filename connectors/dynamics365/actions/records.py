@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from connectors.base import Params, StepContext
+from connectors.dynamics365.actions import repeats
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.values import (
     ANNOTATIONS_PREFER,
@@ -120,14 +121,49 @@ def written(info: TableInfo, response: DataverseResponse, return_record: bool) -
 
 
 async def create_record(params: CreateRecordParams, ctx: StepContext) -> dict[str, Any]:
-    """Create one row; ``{"id", "record"?}``."""
+    """Create one row; ``{"id", "record"?}``.
+
+    The row's primary key is derived from the step identity unless ``fields`` gives one, so
+    a create sent again (after a lost answer, a crash, a retry) collides with the row its
+    first copy made; that collision is this step's own earlier success, and the row is
+    read back instead of a second one being made."""
     client = client_of(ctx)
     info = await table_info(client, params.table)
     query, headers = write_options(info, params.return_record, params.select)
     body = await to_payload(client, info, params.fields)
-    response = await client.request("POST", info.entity_set, params=query, json_body=body,
-                                    headers=headers)
+    derived = body.get(info.primary_id) is None
+    record_id = ctx.derived_id() if derived else str(body[info.primary_id])
+    body[info.primary_id] = record_id
+    try:
+        response = await client.request("POST", info.entity_set, params=query, json_body=body,
+                                        headers=headers)
+    except FatalError as exc:
+        ours = derived or exc.resent or ctx.may_repeat
+        if not (ours and repeats.is_duplicate_key(exc.status, exc.code, exc.message)):
+            raise
+        path = info.entity_set + odata.key_segment(record_id)
+        response = await _made_before(client, path, query, _read_back(headers), exc)
+        repeats.recognised(ctx, "create_record", path)
     return written(info, response, params.return_record)
+
+
+async def _made_before(client: DataverseClient, path: str, query: dict[str, str],
+                       headers: dict[str, str], conflict: FatalError) -> DataverseResponse:
+    """The row at ``path``, which a duplicate answer says an earlier copy made; when it is
+    not there, the duplicate was someone else's and ``conflict`` is raised."""
+    try:
+        return await client.request("GET", path, params=query, headers=headers)
+    except FatalError as exc:
+        if exc.status == 404:
+            raise conflict from None
+        raise
+
+
+def _read_back(write_headers: dict[str, str]) -> dict[str, str]:
+    """The headers of a GET that answers as the write would have (annotations kept)."""
+    prefer = [p for p in write_headers.get("Prefer", "").split(",")
+              if p.startswith("odata.include-annotations")]
+    return {"Prefer": prefer[0]} if prefer else {}
 
 
 async def update_record(params: UpdateRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -148,10 +184,23 @@ async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[
     info, path = await record_path(client, params.table, params.record_id, params.key)
     query, headers = write_options(info, params.return_record, params.select)
     body = await to_payload(client, info, params.fields)
-    response = await explained(client.request("PATCH", path, params=query, json_body=body,
-                                              headers={**headers, **conditions}),
-                               lambda exc: _explained(exc, what, info, params))
+    try:
+        response = await client.request("PATCH", path, params=query, json_body=body,
+                                        headers={**headers, **conditions})
+    except FatalError as exc:
+        if not _created_before(exc, conditions, ctx):
+            raise _explained(exc, what, info, params) from exc
+        # create_only sent again: the row it finds is the one its first copy created.
+        response = await _made_before(client, path, query, _read_back(headers),
+                                      _explained(exc, what, info, params))
+        repeats.recognised(ctx, what, path)
+        return {**written(info, response, params.return_record), "created": True}
     return {**written(info, response, params.return_record), "created": response.status == 201}
+
+
+def _created_before(exc: FatalError, conditions: dict[str, str], ctx: StepContext) -> bool:
+    return exc.status == 412 and "If-None-Match" in conditions and (exc.resent
+                                                                    or ctx.may_repeat)
 
 
 def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddress) -> FatalError:
@@ -168,7 +217,7 @@ async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[st
     client = client_of(ctx)
     info, path = await record_path(client, params.table, params.record_id, params.key)
     return await deleted(client.request("DELETE", path), params.missing_ok,
-                         lambda exc: _explained(exc, "delete_record", info, params))
+                         lambda exc: _explained(exc, "delete_record", info, params), ctx)
 
 
 async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -186,12 +235,19 @@ async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any
 _spec = partial(action_spec, "dynamics365")
 
 SPECS = (
-    _spec("create_record", CreateRecordParams, create_record, "Create a Dataverse record."),
+    _spec("create_record", CreateRecordParams, create_record, "Create a Dataverse record.",
+          "keyed", "the record's primary key is derived from the step identity, so a create "
+          "sent again finds the record its first copy made (no second record)"),
     _spec("update_record", UpdateRecordParams, update_record,
-          "Update a Dataverse record by id or alternate key (never creates)."),
+          "Update a Dataverse record by id or alternate key (never creates).", "natural",
+          "writing the same values again changes nothing"),
     _spec("upsert_record", UpsertRecordParams, upsert_record,
-          "Create or update a Dataverse record by id or alternate key."),
-    _spec("delete_record", DeleteRecordParams, delete_record, "Delete a Dataverse record."),
+          "Create or update a Dataverse record by id or alternate key.", "natural",
+          "the same key and values again change nothing; create_only sent again finds the "
+          "record its first copy created"),
+    _spec("delete_record", DeleteRecordParams, delete_record, "Delete a Dataverse record.",
+          "natural", "a delete sent again finds the record gone and succeeds"),
     _spec("get_record", GetRecordParams, get_record,
-          "Read one Dataverse record with formatted values (select, expand)."),
+          "Read one Dataverse record with formatted values (select, expand).", "natural",
+          "reads only"),
 )

@@ -14,10 +14,12 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from connectors.base import ActionSpec, Params, StepContext
+from connectors.dynamics365.actions import repeats
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.records import KeyValue, RecordAddress, client_of
 from connectors.dynamics365.actions.values import bind_key, record_path
 from connectors.dynamics365.client import DataverseClient
+from connectors.errors import FatalError
 from connectors.odata import escaping as odata
 
 CONNECTION_TYPES = ("dynamics365",)
@@ -59,26 +61,42 @@ async def _paths(client: DataverseClient, params: RelateParams) -> tuple[bool, s
 
 
 async def associate(params: RelateParams, ctx: StepContext) -> dict[str, Any]:
-    """Relate the two records; ``{"associated": true}``."""
+    """Relate the two records; ``{"associated": true}``. Already related (a many-to-many
+    pair answers "duplicate key", e.g. when sent again) is success: the relation exists."""
     client = client_of(ctx)
     single, ref, member = await _paths(client, params)
-    await client.request("PUT" if single else "POST", ref, json_body={"@odata.id": member})
+    try:
+        await client.request("PUT" if single else "POST", ref, json_body={"@odata.id": member})
+    except FatalError as exc:
+        if not repeats.is_duplicate_key(exc.status, exc.code, exc.message):
+            raise
+        repeats.recognised(ctx, "associate", ref)
     return {"associated": True}
 
 
 async def disassociate(params: RelateParams, ctx: StepContext) -> dict[str, Any]:
-    """Remove the relation; ``{"disassociated": true}``."""
+    """Remove the relation; ``{"disassociated": true}``. Sent again, a relation already
+    removed (404) is this step's own earlier effect."""
     client = client_of(ctx)
     single, ref, member = await _paths(client, params)
-    await client.request("DELETE", ref, params=None if single else {"$id": member})
+    try:
+        await client.request("DELETE", ref, params=None if single else {"$id": member})
+    except FatalError as exc:
+        if not (repeats.is_missing(exc.status) and (exc.resent or ctx.may_repeat)):
+            raise
+        repeats.recognised(ctx, "disassociate", ref)
     return {"disassociated": True}
 
 
 SPECS = (
     ActionSpec(key="dynamics365.associate", params=RelateParams, run=associate,
                connection_types=CONNECTION_TYPES,
-               summary="Relate two Dataverse records through a navigation property ($ref)."),
+               summary="Relate two Dataverse records through a navigation property ($ref).",
+               idempotency="natural",
+               idempotency_note="relating records already related succeeds"),
     ActionSpec(key="dynamics365.disassociate", params=RelateParams, run=disassociate,
                connection_types=CONNECTION_TYPES,
-               summary="Remove the relation between two Dataverse records ($ref)."),
+               summary="Remove the relation between two Dataverse records ($ref).",
+               idempotency="natural",
+               idempotency_note="sent again, a relation already removed succeeds"),
 )

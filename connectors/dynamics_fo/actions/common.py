@@ -9,6 +9,7 @@ from pydantic import Field
 from connectors.base import Params, StepContext
 from connectors.dynamics_fo.client import FoClient
 from connectors.dynamics_fo.company import CompanyScope, scope_of
+from connectors.dynamics_fo.metadata import EntityInfo
 from connectors.odata.params import EntitySet
 
 CONNECTION_TYPES = ("dynamics_fo",)
@@ -49,3 +50,8 @@ def record_of(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         return {}
     return {k: v for k, v in body.items() if k != "@odata.context"}
+
+
+def has_key(info: EntityInfo, fields: dict[str, Any]) -> bool:
+    """``fields`` hold the entity's whole key (so a second create of them is refused)."""
+    return all(fields.get(k) not in (None, "") for k in info.key)

@@ -95,8 +95,14 @@ SPECS = (
     ActionSpec(key="dynamics_fo.execute_action", params=ExecuteActionParams,
                run=execute_action, connection_types=CONNECTION_TYPES,
                summary="Run an OData action of an F&O entity (bound to a record or the "
-                       "collection)."),
+                       "collection).",
+               idempotency="none",
+               idempotency_note="an action's effect is its own: if the step runs again after "
+                                "a crash or a lost answer, the action runs again"),
     ActionSpec(key="dynamics_fo.request", params=RequestParams, run=request,
                connection_types=CONNECTION_TYPES,
-               summary="Send any request under the F&O /data/ service."),
+               summary="Send any request under the F&O /data/ service.",
+               idempotency="conditional",
+               idempotency_note="GET, PATCH, PUT and DELETE repeat harmlessly; a POST runs "
+                                "again if the step runs again"),
 )

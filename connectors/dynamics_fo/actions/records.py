@@ -19,7 +19,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from connectors.base import StepContext
-from connectors.dynamics_fo.actions.common import EntityParams, KeyedParams, client_of, record_of
+from connectors.dynamics_fo.actions.common import (
+    EntityParams,
+    KeyedParams,
+    client_of,
+    has_key,
+    record_of,
+)
 from connectors.dynamics_fo.client import FoClient
 from connectors.dynamics_fo.company import CompanyScope, key_of, key_path, with_company
 from connectors.dynamics_fo.metadata import EntityInfo, entity_info
@@ -69,13 +75,32 @@ def _explained(exc: FatalError, what: str, info: EntityInfo, key: dict[str, Any]
 
 
 async def create_record(params: CreateRecordParams, ctx: StepContext) -> dict[str, Any]:
-    """Create one entity; ``{"key", "record"}`` as F&O stored it."""
+    """Create one entity; ``{"key", "record"}`` as F&O stored it.
+
+    A create sent again (a lost answer, a crash) is refused by F&O as "already exists"
+    when the fields hold the entity's key; this step's earlier copy made that record, so
+    it is read back by its key instead of failing (no key in the fields: no protection)."""
     client = client_of(ctx)
     info = await entity_info(client, params.entity)
-    body = with_company(info, params.fields, params.scope(client))
-    response = await client.request("POST", info.set_name, json_body=body)
+    scope = params.scope(client)
+    body = with_company(info, params.fields, scope)
+    try:
+        response = await client.request("POST", info.set_name, json_body=body)
+    except FatalError as exc:
+        if not (already_exists(exc) and (exc.resent or ctx.may_repeat) and has_key(info, body)):
+            raise
+        path, query, key = key_path(info, key_of(info, body), scope)
+        record = record_of(await client.get_json(path, query))
+        if ctx.log is not None:
+            ctx.log.info("step.repeat_recognised", action="create_record", target=path)
+        return {"key": key, "record": record}
     record = record_of(response.body)
     return {"key": key_of(info, record), "record": record}
+
+
+def already_exists(exc: FatalError) -> bool:
+    """F&O's answer to a create whose key is taken (an X++ write failure)."""
+    return "already exists" in exc.message
 
 
 async def update_record(params: UpdateRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -100,7 +125,7 @@ async def upsert_record(params: UpsertRecordParams, ctx: StepContext) -> dict[st
     try:
         await client.request("POST", info.set_name, json_body={**params.fields, **key})
     except FatalError as exc:
-        if "already exists" not in exc.message:
+        if not already_exists(exc):
             raise
         await client.request("PATCH", path, params=query, json_body=params.fields)  # lost a race
         return await _written(client, params, path, query, key, created=False)
@@ -123,7 +148,7 @@ async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[st
     client = client_of(ctx)
     info, _, path, query, key = await _address(client, params)
     return await deleted(client.request("DELETE", path, params=query), params.missing_ok,
-                         lambda exc: _explained(exc, "delete_record", info, key))
+                         lambda exc: _explained(exc, "delete_record", info, key), ctx)
 
 
 async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any]:
@@ -140,12 +165,18 @@ async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any
 _spec = partial(action_spec, "dynamics_fo")
 
 SPECS = (
-    _spec("create_record", CreateRecordParams, create_record, "Create an F&O entity record."),
+    _spec("create_record", CreateRecordParams, create_record, "Create an F&O entity record.",
+          "conditional", "when fields hold the entity's whole key, a create sent again finds "
+          "the record its first copy made; a key F&O numbers itself is not protected"),
     _spec("update_record", UpdateRecordParams, update_record,
-          "Update an F&O entity record by its full key (never creates)."),
+          "Update an F&O entity record by its full key (never creates).", "natural",
+          "writing the same values again changes nothing"),
     _spec("upsert_record", UpsertRecordParams, upsert_record,
-          "Update an F&O entity record by its full key, or create it."),
-    _spec("delete_record", DeleteRecordParams, delete_record, "Delete an F&O entity record."),
+          "Update an F&O entity record by its full key, or create it.", "natural",
+          "addressed by its key: sent again, it updates the record its first copy made"),
+    _spec("delete_record", DeleteRecordParams, delete_record, "Delete an F&O entity record.",
+          "natural", "a delete sent again finds the record gone and succeeds"),
     _spec("get_record", GetRecordParams, get_record,
-          "Read one F&O entity record by its full key, in any company."),
+          "Read one F&O entity record by its full key, in any company.", "natural",
+          "reads only"),
 )
