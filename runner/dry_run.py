@@ -34,7 +34,8 @@ from runner.cli_common import (
     settings_from,
     warn,
 )
-from runner.engine.poller import event_payload
+from runner.engine.backfill import as_batches
+from runner.engine.poller import batching_of, event_payload
 from runner.output import indented, pretty_json, print_json
 from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
@@ -287,6 +288,8 @@ async def preview_recipe(
     except ConnectorError as exc:
         preview.error = exc.message
         return preview
+    if (batching := batching_of(recipe)) is not None:
+        events = as_batches(events, batching)  # as the jobs would group them
     preview.events = [preview_steps(recipe, event, registry) for event in events]
     return preview
 

@@ -124,18 +124,6 @@ async def test_crash_mid_poll_resumes_from_the_stored_page_cursor_without_repeat
     assert {k.split(":")[0] for k in keys} == set(ids)
 
 
-async def test_batch_size_groups_a_pages_records_under_deterministic_keys(
-        emulator: RunningEmulator) -> None:
-    second = iso(time.time() - 30)
-    await _insert(emulator, [{"lastname": f"L{i}", "modifiedon": second} for i in range(7)])
-    params = {**BASE, "batch_size": 3, "page_size": 5}
-    async with d365_client(emulator) as client:
-        batches, _ = await poll_once(UPDATED, client, params, None)
-        replay, _ = await poll_once(UPDATED, client, params, None)
-    assert [len(b.record["records"]) for b in batches] == [3, 2, 2]
-    assert all(b.kind == "batch" for b in batches) and _keys(batches) == _keys(replay)
-
-
 async def test_new_record_fires_once_per_row_and_ignores_updates(
         emulator: RunningEmulator) -> None:
     params = {**BASE, "select": ["lastname", "createdon"]}

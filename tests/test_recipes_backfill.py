@@ -23,7 +23,7 @@ from runner.engine.backfill import backfill
 from runner.recipes.validate import RecipeBuilder
 from runner.store import JobStatus, NewEvent, Store
 from tests.d365_support import insert_rows, iso
-from tests.daemon_support import prepare
+from tests.daemon_support import prepare, run_daemon
 from tests.fo_connector_support import fo_client
 from tests.fo_support import customer, fo_api
 from tests.tokens_support import CLIENT_SECRET, state_url
@@ -189,3 +189,38 @@ async def test_recipes_list_shows_the_age_of_the_oldest_pending_job_as_lag(
 
 def _moment(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(int(epoch_s), UTC)
+
+
+async def test_backfill_of_a_batch_recipe_skips_records_already_in_a_batch(
+    emulator: RunningEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = {"name": "deals", "concurrency": 2,
+              "trigger": {"type": "dynamics365.new_record", "connection": "crm",
+                          "table": "opportunities", "select": ["name"], "since": "beginning",
+                          "page_size": 2, "batch_size": 3},
+              "actions": [{"type": "log", "message": "{{ trigger.record.keys | length }}"}]}
+    options = await prepare(emulator, tmp_path, {"deals": recipe})
+    async with emulator.client_session() as http:
+        await insert_rows(http, emulator, "opportunity", [
+            {"name": f"O{i}", "createdon": iso(time.time() - 600 + i)} for i in range(7)])
+    first = await run_daemon(*options, "--burst")
+    assert first.returncode == 0, first.stderr
+    async with emulator.client_session() as http:
+        await insert_rows(http, emulator, "opportunity", [{"name": "Deal X"}])
+    second = await run_daemon(*options, "--burst")
+    assert second.returncode == 0, second.stderr
+    async with await Store.open(state_url(tmp_path)) as store:
+        before = await store.list_jobs("deals")
+
+    code, out, err = await recipes_cli(capsys, "backfill", "deals", "--since",
+                                       iso(time.time() - 3600), *options, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    async with await Store.open(state_url(tmp_path)) as store:
+        after = await store.list_jobs("deals")
+    members = sorted(key for job in before for key in job.payload["record"]["keys"])
+    assert [len(job.payload["record"]["keys"]) for job in
+            sorted(before, key=lambda job: job.seq)] == [3, 3, 1, 1]
+    assert len(members) == len(set(members)) == 8
+    assert summary["events"] == 8 and summary["new_jobs"] == 0 and summary["duplicates"] == 8
+    assert len(after) == len(before)

@@ -22,8 +22,7 @@ from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
 from connectors.dynamics365.client import DataverseClient
 from connectors.dynamics365.triggers import row_version
 from connectors.errors import RecipeError
-from connectors.odata.params import BatchSize, Columns, EntitySet
-from connectors.odata.polling import batch_events
+from connectors.odata.params import Columns, EntitySet
 
 TRACK_CHANGES = {"Prefer": "odata.track-changes"}
 
@@ -35,7 +34,6 @@ class ChangesParams(Params):
                             examples=[["name", "telephone1"]])
     since: Literal["now", "beginning"] = Field(
         "now", description="now: only later changes; beginning: every current row first.")
-    batch_size: BatchSize = 1
     page_size: int = Field(1000, ge=1, le=5000, description="Entries per Web API page.")
     primary_key: str | None = Field(None, description="Primary id column (else from metadata).",
                                     examples=["accountid"])
@@ -72,8 +70,7 @@ async def poll_changes(params: ChangesParams, cursor: Mapping[str, Any] | None,
                               "tracking enabled on the table?")
         events = [change_event(e, key) for e in page.rows] if deliver else []
         events = [e for e in events if e.kind in kinds]
-        yield PollPage(batch_events(events, params.batch_size),
-                       {"v": 1, "since": since, "link": link})
+        yield PollPage(events, {"v": 1, "since": since, "link": link})
 
 
 async def poll_all_changes(params: ChangesParams, cursor: Mapping[str, Any] | None,

@@ -28,8 +28,7 @@ How (see :mod:`connectors.odata.cursor` for the state):
 
 ``since`` (``now`` by default, ``beginning``, or an ISO date) only shapes a new cursor: a
 cursor stores the ``since`` it started from, and a later change of the param never rewinds it.
-``batch_size`` > 1 delivers one event per batch of up to that many rows of one page, with
-record ``{"records": [...]}`` and a key derived from the rows' identities.
+(Batches — ``batch_size`` on the trigger — are the engine's: it groups these events.)
 
 **Backfill** (``recipe-runner recipes backfill``) reads the rows whose column is in
 ``[since, until)`` with the same query shape and event identities, without a cursor: every
@@ -52,8 +51,8 @@ from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
 from connectors.odata import escaping as odata
 from connectors.odata.cursor import CursorState, format_second, signpost
-from connectors.odata.params import BatchSize, Columns, EntitySet, Lookback, SafetyLag, Since
-from connectors.odata.polling import batch_events, open_cursor
+from connectors.odata.params import Columns, EntitySet, Lookback, SafetyLag, Since
+from connectors.odata.polling import open_cursor
 
 CONNECTION_TYPES = ("dynamics365",)
 _ETAG_VERSION = re.compile(r'"(\d+)"')
@@ -68,7 +67,6 @@ class RecordTriggerParams(Params):
         None, description="Extra OData $filter, ANDed with the trigger's own.",
         examples=["statecode eq 0"])
     since: Since = "now"
-    batch_size: BatchSize = 1
     page_size: int = Field(1000, ge=1, le=5000, description="Rows per Web API page.")
     lookback: Lookback = 300.0
     safety_lag: SafetyLag = 2.0
@@ -148,7 +146,7 @@ async def poll_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
             post = signpost(page.server_time, params.safety_lag)
         events, last = _page_events(trigger, state, page.rows, key)
         state.end_page(last, post, page.next_link is None, params.lookback)
-        yield PollPage(batch_events(events, params.batch_size), state.to_dict())
+        yield PollPage(events, state.to_dict())
 
 
 def _page_events(trigger: TimestampTrigger, state: CursorState, rows: list[dict[str, Any]],
@@ -177,7 +175,7 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
         options["$filter"] += f" and {trigger.column} lt {upper}"
     async for page in client.paginate(params.table, options, params.page_size):
         events = [Event(trigger.identity(row, key), row, trigger.kind(row)) for row in page.rows]
-        yield PollPage(batch_events(events, params.batch_size), {})
+        yield PollPage(events, {})
 
 
 NEW_RECORD_SPEC = TriggerSpec(

@@ -47,8 +47,8 @@ from connectors.dynamics_fo.metadata import EntityInfo, entity_info
 from connectors.odata import escaping as odata
 from connectors.odata.cursor import CursorState, format_second, signpost
 from connectors.odata.paging import page_rows
-from connectors.odata.params import BatchSize, Columns, EntitySet, Lookback, SafetyLag, Since
-from connectors.odata.polling import batch_events, open_cursor
+from connectors.odata.params import Columns, EntitySet, Lookback, SafetyLag, Since
+from connectors.odata.polling import open_cursor
 
 CONNECTION_TYPES = ("dynamics_fo",)
 MAX_PAGE_SIZE = 10_000  # F&O's server-driven page size (reference §9)
@@ -70,7 +70,6 @@ class FoTriggerParams(Params):
     cross_company: bool | None = Field(
         None, description="Read every company; default: the connection's setting.",
         examples=[True])
-    batch_size: BatchSize = 1
     page_size: int = Field(1000, ge=1, le=MAX_PAGE_SIZE, description="Rows per request.")
     lookback: Lookback = 300.0
     safety_lag: SafetyLag = 2.0
@@ -200,7 +199,7 @@ async def poll_dates(trigger: DateTrigger, params: AnyParams, cursor: Mapping[st
         final = len(rows) < params.page_size
         events, last = _page_events(trigger, info, state, rows, params.date_field)
         state.end_page(last, post, final, params.lookback)
-        yield PollPage(batch_events(events, params.batch_size), state.to_dict())
+        yield PollPage(events, state.to_dict())
         if final:
             return
         after = rows[-1]
@@ -221,7 +220,7 @@ async def backfill_dates(trigger: DateTrigger, params: AnyParams, since: datetim
         rows = page_rows(client.service, response.body)
         events = [Event(identity(info, row, params.date_field), row,
                         trigger.kind(row, params.date_field, created)) for row in rows]
-        yield PollPage(batch_events(events, params.batch_size), {})
+        yield PollPage(events, {})
         if len(rows) < params.page_size:
             return
         after = rows[-1]

@@ -1,7 +1,7 @@
 """Param types the Dataverse and F&O connectors share, each validated (and documented) once.
 
 ``EntitySet`` and ``Columns`` are names that go into a URL or ``$select``; ``Since``,
-``BatchSize``, ``Lookback`` and ``SafetyLag`` are the timestamp triggers' common params
+``Lookback`` and ``SafetyLag`` are the timestamp triggers' common params
 (:mod:`connectors.dynamics365.triggers`, :mod:`connectors.dynamics_fo.triggers`). A model
 states the default at the field, e.g. ``since: Since = "now"``.
 """
@@ -33,7 +33,6 @@ Columns = Annotated[list[str] | None, AfterValidator(column_names)]
 Since = Annotated[str, AfterValidator(since_value), Field(
     description="Where a new recipe starts: now, beginning, or an ISO date.",
     examples=["now", "beginning", "2024-01-01T00:00:00Z"])]
-BatchSize = Annotated[int, Field(ge=1, le=1000, description="Records per job (1: one per job).")]
 Lookback = Annotated[Duration, Field(description="How far back late commits are looked for.",
                                      examples=["5m"])]
 SafetyLag = Annotated[Duration, Field(description="The watermark stays this far behind the "

@@ -1,5 +1,5 @@
 """What the timestamp triggers of both connectors do alike around their queries: open the
-cursor a poll starts from, and group a page's events into batches.
+cursor a poll starts from.
 
 The contract and the queries are each connector's (:mod:`connectors.dynamics365.triggers`,
 :mod:`connectors.dynamics_fo.triggers`); the cursor is :mod:`connectors.odata.cursor`'s.
@@ -7,12 +7,10 @@ The contract and the queries are each connector's (:mod:`connectors.dynamics365.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from connectors.base import Event
 from connectors.errors import FatalError
 from connectors.odata import escaping
 from connectors.odata.cursor import CursorState, format_second
@@ -43,16 +41,3 @@ async def open_cursor(cursor: Mapping[str, Any] | None, since: str, service: str
     if server_time is None:
         raise FatalError(f"{service} sent no Date header; cannot tell what 'now' is")
     return CursorState.starting("now", format_second(server_time)), True
-
-
-def batch_events(events: list[Event], batch_size: int) -> list[Event]:
-    """Events grouped ``batch_size`` at a time, each batch keyed by its members' keys."""
-    if batch_size <= 1:
-        return events
-    batches = []
-    for start in range(0, len(events), batch_size):
-        chunk = events[start:start + batch_size]
-        digest = hashlib.blake2b("\n".join(e.key for e in chunk).encode(), digest_size=12)
-        batches.append(Event(f"batch:{digest.hexdigest()}:{len(chunk)}",
-                             {"records": [e.record for e in chunk]}, "batch"))
-    return batches

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.base import RecipeError, StepContext, TriggerSpec
-from runner.engine.poller import prefetched, prepared_events
+from connectors.base import Event, RecipeError, StepContext, TriggerSpec
+from runner.engine.poller import batching_of, event_payload, prefetched, prepared_events
 from runner.recipes import Recipe
-from runner.store import Store
+from runner.store import Batching, Store
+from runner.store.batches import batch_job
 
 
 @dataclass
@@ -52,11 +53,29 @@ async def backfill(recipe: Recipe, spec: TriggerSpec, store: Store, connection: 
     params = spec.params.model_validate(recipe.trigger.params)
     ctx = StepContext(recipe=recipe.name, connection=connection, log=log)
     summary = BackfillSummary()
+    batching = batching_of(recipe)
     async for page in prefetched(spec.backfill(params, since, until, ctx)):
-        result = await store.store_events(recipe.name,
-                                          prepared_events(recipe.name, page.events, force=force))
+        events = page.events if not (force and batching) else as_batches(page.events,
+                                                                             batching)
+        result = await store.store_events(recipe.name, prepared_events(
+            recipe.name, events, force=force, batching=batching))
         summary.pages += 1
         summary.events += len(page.events)
         summary.new_jobs += result.new_jobs
         summary.duplicates += result.duplicates
+    if batching is not None and not force:  # the range's members, grouped now
+        summary.new_jobs += (await store.store_batches(recipe.name, batching,
+                                                       flush=True)).new_jobs
     return summary
+
+
+def as_batches(events: list[Event], batching: Batching | None) -> list[Event]:
+    """``events`` grouped as batch jobs group them, in memory: for ``--force`` on a batching
+    recipe (new batch jobs of their own, bypassing the members that have jobs) and for
+    dry runs."""
+    assert batching is not None
+    grouped = []
+    for start in range(0, len(events), batching.size):
+        key, payload = batch_job([event_payload(e) for e in events[start:start + batching.size]])
+        grouped.append(Event(key, payload["record"], "batch"))
+    return grouped

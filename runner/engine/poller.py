@@ -23,7 +23,7 @@ from connectors.base import (
 )
 from runner.ops.metrics import METRICS
 from runner.recipes import Recipe
-from runner.store import CommitResult, JobStatus, StaleEpoch, Store
+from runner.store import Batching, CommitResult, JobStatus, StaleEpoch, Store
 from runner.store.outbox import PreparedEvents, prepare_keyed
 
 # Pages waiting for (or in) their commit: enough that the store's writer never waits for a
@@ -65,12 +65,21 @@ def event_payload(event: Event) -> dict[str, Any]:
     return {"record": event.record, "kind": event.kind, "key": event.key}
 
 
-def prepared_events(recipe: str, events: list[Event], *, force: bool = False) -> PreparedEvents:
+def prepared_events(recipe: str, events: list[Event], *, force: bool = False,
+                    batching: Batching | None = None) -> PreparedEvents:
     """A trigger page's events as the store takes them. Each ``Event`` is encoded as its
     fields (key, record, kind: ``event_payload``'s shape) with no dict made per row; this
-    is the ingest hot path. ``force``: new jobs even for keys already stored."""
+    is the ingest hot path. ``force``: new jobs even for keys already stored; ``batching``:
+    stored as batch members (``runner/store/batches.py``)."""
     return prepare_keyed(recipe, [event.key for event in events], events,
-                         [True] * len(events) if force else None)
+                         [True] * len(events) if force else None, batching)
+
+
+def batching_of(recipe: Recipe) -> Batching | None:
+    """How the recipe's events become jobs: None for one job per event."""
+    trigger = recipe.trigger
+    return Batching(trigger.batch_size, trigger.batch_wait_s) if trigger.batch_size > 1 \
+        else None
 
 
 class RecipePoller:
@@ -85,6 +94,7 @@ class RecipePoller:
         self.on_new_jobs = on_new_jobs
         self.paused_reason: str | None = None
         self.last_poll_at: float | None = None
+        self.batching = batching_of(recipe)
 
     async def poll_once(self, expected_epoch: int | None = None) -> PollSummary:
         """Poll every page once. ``expected_epoch``: commit under this epoch (a lease's)
@@ -105,7 +115,10 @@ class RecipePoller:
             return summary
         started = time.monotonic()
         try:
-            await self._pages(summary, expected_epoch)
+            try:
+                await self._pages(summary, expected_epoch)
+            finally:  # members stored by the pages that landed still make their batches
+                await self._batches(summary)
         except StaleEpoch:
             summary.error = "another replica owns this recipe now"
         except AuthError as exc:
@@ -128,7 +141,8 @@ class RecipePoller:
         async with self.store.page_commits(self.recipe.name, epoch) as commits:
             try:
                 async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
-                    events = prepared_events(self.recipe.name, page.events)
+                    events = prepared_events(self.recipe.name, page.events,
+                                             batching=self.batching)
                     if len(queued) == MAX_QUEUED_PAGES:
                         self._count(summary, await queued.popleft())
                     queued.append(await commits.submit(events, page.cursor))
@@ -139,9 +153,19 @@ class RecipePoller:
                     with contextlib.suppress(Exception):
                         self._count(summary, await future)
 
+    async def _batches(self, summary: PollSummary) -> None:
+        """Batch members that filled a batch (or waited ``batch_wait``) become jobs; also
+        those a crash left waiting, so this runs on every poll of a batching recipe."""
+        if self.batching is None:
+            return
+        result = await self.store.store_batches(self.recipe.name, self.batching)
+        summary.new_jobs += result.new_jobs
+        if result.new_jobs:
+            self.on_new_jobs()
+
     def _count(self, summary: PollSummary, result: CommitResult) -> None:
         summary.pages += 1
-        summary.events += result.new_jobs + result.duplicates
+        summary.events += result.new_jobs + result.duplicates + result.waiting
         summary.new_jobs += result.new_jobs
         summary.duplicates += result.duplicates
         if result.new_jobs:

@@ -30,6 +30,14 @@ class TriggerEnvelope(BaseModel):
     type: str = Field(description="Trigger type, e.g. dynamics365.new_or_updated_record.")
     connection: str | None = Field(None, description="Name of a connection in connections.yaml.")
     poll_interval: Duration = Field(30.0, description="How often the trigger is polled.")
+    batch_size: int = Field(
+        1, ge=1, le=5000,
+        description="Records per job (1: one job per record). A batch job's trigger.record is "
+                    "{records, keys, kinds}; batches fill across pages and polls, and a "
+                    "record that already has a job is never batched again.")
+    batch_wait: Duration = Field(
+        0.0, description="How long a batch smaller than batch_size may wait for more "
+                         "records (0: it becomes a job at the end of the poll).")
 
 
 STEP_KEYS = frozenset({"id", "type", "connection", "if", "retry", "on_error"})

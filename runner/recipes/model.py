@@ -61,6 +61,8 @@ class TriggerConfig:
     params: dict[str, Any]
     poll_interval_s: float
     where: str
+    batch_size: int = 1
+    batch_wait_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from runner.recipes.model import (
 from runner.templates import check_syntax, has_template, undeclared_names
 
 CONTROL_TYPES = ("for_each", "stop")
-TRIGGER_KEYS = frozenset({"type", "connection", "poll_interval"})
+TRIGGER_KEYS = frozenset({"type", "connection", "poll_interval", "batch_size", "batch_wait"})
 
 
 class RecipeBuilder:
@@ -227,6 +227,8 @@ class RecipeBuilder:
             params=params,
             poll_interval_s=self._poll_interval(spec, params, data, envelope),
             where=self._where(path),
+            batch_size=envelope.batch_size,  # type: ignore[attr-defined]
+            batch_wait_s=envelope.batch_wait,  # type: ignore[attr-defined]
         )
 
     def _poll_interval(self, spec: TriggerSpec, params: dict[str, Any], data: dict[str, Any],

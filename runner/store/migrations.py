@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runner.store.schema import (
+    batch_members,
     connection_states,
     cursors,
     job_steps,
@@ -113,6 +114,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "replicas and recipe leases", _create(replicas, leases)),
     Migration(4, "jobs deduplicated by their id alone", _drop_event_key_unique),
     Migration(5, "no status-led indexes on jobs", _drop_status_indexes),
+    Migration(6, "batch members, deduplicated per record", _create(batch_members)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -26,7 +26,9 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from runner.store import batches
 from runner.store._sql import insert_for
+from runner.store.batches import Batching
 from runner.store.cursors import advance_cursor
 from runner.store.records import CommitResult, JobStatus, NewEvent
 from runner.store.schema import cursors, jobs
@@ -68,6 +70,7 @@ class PreparedEvents:
     forced: list[bool] | None
     ids: list[str]
     payloads: list[str]
+    batching: Batching | None = None  # store as batch members (``batches.py``), not jobs
 
 
 def prepare_events(recipe: str, events: Sequence[NewEvent]) -> PreparedEvents:
@@ -78,12 +81,13 @@ def prepare_events(recipe: str, events: Sequence[NewEvent]) -> PreparedEvents:
 
 
 def prepare_keyed(recipe: str, keys: list[str], payloads: Sequence[Any],
-                  forced: list[bool] | None = None) -> PreparedEvents:
+                  forced: list[bool] | None = None,
+                  batching: Batching | None = None) -> PreparedEvents:
     """Like :func:`prepare_events` from parallel lists: the poller's hot path, which hands
     over the trigger's events themselves as payloads (a dataclass encodes as its fields),
     so no intermediate object is made per row."""
     return PreparedEvents(recipe, keys, forced, [job_id_for(recipe, key) for key in keys],
-                          [encode_payload(payload) for payload in payloads])
+                          [encode_payload(payload) for payload in payloads], batching)
 
 
 def commit_poll(
@@ -123,6 +127,9 @@ def insert_events(
         raise ValueError(f"events prepared for {events.recipe!r}, not {recipe!r}")
     if not events.keys:
         return CommitResult(new_job_ids=(), duplicates=0)
+    if events.batching is not None and events.forced is None:
+        return batches.insert_members(conn, recipe, events.keys, events.payloads, events.ids,
+                                      now_s)
     rows = _rows(conn, recipe, events, now_s)
     if conn.dialect.name == "sqlite":
         inserted = _insert_sqlite(conn, rows)
@@ -130,6 +137,23 @@ def insert_events(
         inserted = _insert_generic(conn, recipe, rows)
     new_ids = tuple(dict.fromkeys(row[0] for row in rows if row[0] in inserted))
     return CommitResult(new_job_ids=new_ids, duplicates=len(events.keys) - len(new_ids))
+
+
+def store_batches(conn: Connection, recipe: str, batching: Batching, now_s: float, *,
+                  flush: bool = False) -> CommitResult:
+    """Turn waiting batch members into jobs (see :func:`batches.form_batches`). The cursor
+    row is locked first (PostgreSQL), as for a backfill, so the live poller and a backfill
+    never group the same members twice."""
+    conn.execute(
+        select(cursors.c.recipe).where(cursors.c.recipe == recipe).with_for_update())
+    formed = batches.form_batches(conn, recipe, batching, now_s, flush=flush)
+    if not formed:
+        return CommitResult(new_job_ids=(), duplicates=0)
+    prepared = prepare_keyed(recipe, [key for key, _, _ in formed],
+                             [payload for _, payload, _ in formed])
+    result = insert_events(conn, recipe, prepared, now_s)
+    batches.assign(conn, prepared.ids, [seqs for _, _, seqs in formed])
+    return result
 
 
 def _rows(conn: Connection, recipe: str, events: PreparedEvents,

@@ -56,6 +56,7 @@ class CommitResult:
 
     new_job_ids: tuple[str, ...]
     duplicates: int
+    waiting: int = 0  # events stored as members of batches still to fill
 
     @property
     def new_jobs(self) -> int:

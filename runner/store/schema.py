@@ -21,6 +21,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -83,6 +85,22 @@ job_steps = Table(
     Column("started_at", Double, nullable=False),
     Column("finished_at", Double),
     PrimaryKeyConstraint("job_id", "path", name="pk_job_steps"),
+)
+
+# Members of batch jobs (triggers with batch_size > 1): each event waits here until it
+# fills a job with others; one row per (recipe, event key) dedupes members for good.
+batch_members = Table(
+    "batch_members",
+    metadata,
+    Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    Column("recipe", Text, nullable=False),
+    Column("event_key", Text, nullable=False),
+    Column("payload", Text, nullable=False),  # the event as a job payload would hold it
+    Column("job_id", Text, ForeignKey("jobs.id", ondelete="CASCADE")),  # NULL: waiting
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("recipe", "event_key", name="uq_batch_members_recipe_event"),
+    Index("ix_batch_members_waiting", "recipe", "seq",
+          sqlite_where=text("job_id IS NULL"), postgresql_where=text("job_id IS NULL")),
 )
 
 token_caches = Table(

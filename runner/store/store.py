@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
+from runner.store.batches import Batching
 from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
 from runner.store.migrations import migrate
 from runner.store.outbox import PreparedEvents
@@ -128,6 +129,13 @@ class Store:
         now_s = self._clock()
         return await self._write_sync(
             lambda conn: outbox.store_events(conn, recipe, events, now_s))
+
+    async def store_batches(self, recipe: str, batching: Batching, *,
+                            flush: bool = False) -> CommitResult:
+        """Make jobs of the recipe's waiting batch members (``outbox.store_batches``)."""
+        now_s = self._clock()
+        return await self._write_sync(lambda conn: outbox.store_batches(
+            conn, recipe, batching, now_s, flush=flush))
 
     async def load_cursor(self, recipe: str) -> tuple[dict[str, Any] | None, int]:
         """``(cursor, epoch)``; ``(None, 0)`` for a recipe never committed."""
