@@ -1,12 +1,14 @@
 """Benchmark: the crash-safety test at soak length. Not a test.
 
 ``tests/test_crash_safety.py`` with more records and kills: a flow of contacts through a
-two-step recipe of ``http.request`` posts to the emulator's webhook sinks, ``--kills``
-SIGKILLs of ``recipe-runner run`` at random moments (0.8–2 s after each start), then
-``--burst`` runs to finish. Prints records lost and jobs not succeeded exactly once (both
-must be 0) and the steps repeated against their bound (kills × concurrency: only steps in
-flight at a kill may run again); exits 1 when a guarantee is broken. The emulator runs in
-its own process (``bench/_emulator.py``), the daemon's state is SQLite in a temporary folder.
+recipe with two side effects — ``dynamics365.create_record`` of a task per contact, then an
+``http.request`` POST to the emulator's webhook sink — ``--kills`` SIGKILLs of
+``recipe-runner run`` at random moments (0.8–2 s after each start), then ``--burst`` runs to
+finish. Counts the **effects**: contacts lost, duplicate rows in Dynamics, duplicate POSTs
+without a shared Idempotency-Key (all three must be 0), jobs not succeeded exactly once
+(must be 0), and POSTs sent again with their key (steps in flight at a kill, bounded by
+kills × concurrency). Exits 1 when a guarantee is broken. The emulator runs in its own
+process (``bench/_emulator.py``), the daemon's state is SQLite in a temporary folder.
 
     .venv/bin/python bench/crash_soak.py [--records 20000] [--kills 100]
         [--concurrency 8] [--seed N]
@@ -50,11 +52,15 @@ async def soak(args: argparse.Namespace) -> CrashOutcome:
 def report(seen: CrashOutcome, args: argparse.Namespace) -> bool:
     """Print the guarantees; whether all held."""
     bound = args.kills * args.concurrency
-    print(f"records lost: {seen.lost} (must be 0)")
-    print(f"jobs not succeeded exactly once: {seen.jobs_off} (must be 0)")
-    print(f"steps repeated: {seen.repeats} (bound: {bound} = {args.kills} kills × "
-          f"concurrency {args.concurrency})")
-    return seen.lost == 0 and seen.jobs_off == 0 and seen.repeats <= bound
+    print(f"lost = {seen.lost} (must be 0)")
+    print(f"duplicate rows in Dynamics = {seen.duplicate_rows} (must be 0)")
+    print(f"duplicate POSTs without a shared Idempotency-Key = "
+          f"{seen.duplicate_posts_unkeyed} (must be 0)")
+    print(f"jobs not succeeded exactly once = {seen.jobs_off} (must be 0)")
+    print(f"POSTs sent again with their key: {seen.repeated_posts} (bound: {bound} = "
+          f"{args.kills} kills × concurrency {args.concurrency})")
+    return (seen.lost == seen.duplicate_rows == seen.duplicate_posts_unkeyed == seen.jobs_off
+            == 0 and seen.repeated_posts <= bound)
 
 
 def main() -> int:

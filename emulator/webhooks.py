@@ -3,7 +3,9 @@ post here, and anyone can read back what arrived.
 
 * ``POST /_emulator/webhooks/{name}``: keep the JSON (or text) body (the last
   ``EmulatorConfig.webhook_keep_last`` of each sink); answers 200.
-* ``GET /_emulator/webhooks/{name}``: ``{"received": [...]}``, oldest first.
+* ``GET /_emulator/webhooks/{name}``: ``{"received": [...], "idempotency_keys": [...]}``,
+  oldest first; each post's ``Idempotency-Key`` header (null without one) beside its body,
+  so a test can tell a repeat that a receiver could drop from a second effect.
 * ``DELETE /_emulator/webhooks/{name}``: forget them.
 """
 
@@ -34,13 +36,15 @@ async def receive(request: web.Request) -> web.Response:
     except ValueError:
         body = text
     sink = _sink(request)
-    sink.append(body)
+    sink.append((body, request.headers.get("Idempotency-Key")))
     return web.json_response({"received": len(sink)})
 
 
 @routes.get("/_emulator/webhooks/{name}")
 async def list_received(request: web.Request) -> web.Response:
-    return web.json_response({"received": list(_sink(request))})
+    posts = list(_sink(request))
+    return web.json_response({"received": [body for body, _ in posts],
+                              "idempotency_keys": [key for _, key in posts]})
 
 
 @routes.delete("/_emulator/webhooks/{name}")

@@ -109,13 +109,14 @@ class ConnectionPool:
                               headers=http_auth_headers(conn))
         if isinstance(conn, Dynamics365Connection) and self.tokens is not None:
             client = DataverseClient.open(conn.api_base_url, self.tokens.tokens(name),
-                                          ca_bundle=conn.ca_bundle,
+                                          ca_bundle=conn.ca_bundle, throttle=conn.throttle,
                                           hooks=METRICS.connector_hooks(name))
             self._dataverse.append(client)
             return client
         if isinstance(conn, DynamicsFoConnection) and self.tokens is not None:
             fo = FoClient.open(conn.api_base_url, self.tokens.tokens(name),
-                               ca_bundle=conn.ca_bundle, data_area=conn.data_area,
+                               ca_bundle=conn.ca_bundle, throttle=conn.throttle,
+                               data_area=conn.data_area,
                                cross_company=conn.cross_company)
             self._dataverse.append(fo)
             return fo

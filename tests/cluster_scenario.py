@@ -3,7 +3,7 @@ Several ``recipe-runner run`` replicas as subprocesses on one PostgreSQL schema,
 the emulator: recipes, records, signals, and what the sink and the store saw afterwards.
 Used by ``tests/test_cluster_replicas.py`` (emulator in the test's process) and
 ``bench/cluster_scale.py`` (emulator in a child process): only its URL, CA and HTTP are used.
-``tests/crash_scenario.py`` reuses its two-step recipe, contacts and sinks."""
+``tests/crash_scenario.py`` reuses its contacts."""
 
 from __future__ import annotations
 

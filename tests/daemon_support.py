@@ -31,13 +31,15 @@ class DaemonRun:
 
 
 async def prepare(emulator: RunningEmulator, folder: Path, recipes: dict[str, dict[str, Any]],
-                  fo: dict[str, Any] | None = None) -> list[str]:
-    """A tenant, ``connections.yaml`` (``crm``: Dataverse; ``emulator``: HTTP to the
-    emulator, e.g. its webhook sink; with ``fo`` given, ``fo``: F&O with those extra fields,
-    e.g. ``{"data_area": "usmf"}``) and recipe files; the CLI options."""
+                  fo: dict[str, Any] | None = None,
+                  crm: dict[str, Any] | None = None) -> list[str]:
+    """A tenant, ``connections.yaml`` (``crm``: Dataverse, with ``crm``'s extra fields;
+    ``emulator``: HTTP to the emulator, e.g. its webhook sink; with ``fo`` given, ``fo``: F&O
+    with those extra fields, e.g. ``{"data_area": "usmf"}``) and recipe files; the CLI
+    options."""
     await seed_tenant(emulator)
     sink = {"type": "http", "base_url": emulator.base_url, "ca_bundle": str(emulator.ca_file)}
-    connections = {"crm": connection(emulator), "emulator": sink}
+    connections = {"crm": {**connection(emulator), **(crm or {})}, "emulator": sink}
     if fo is not None:
         connections["fo"] = connection(emulator, type="dynamics_fo", **fo)
     write_connections(folder, connections)

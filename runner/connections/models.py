@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.odata.throttle import ThrottleSettings
 from runner.connections.fields import (
     ConnectionName,
     DataAreaId,
@@ -132,6 +133,15 @@ class DynamicsConnectionBase(BaseModel):
         None, description="Loopback redirect for authorization_code.",
         examples=["http://localhost:8765/callback"],
     )
+    requests_per_s: float = Field(
+        16.0, gt=0, le=10_000,
+        description="Client-side cap on requests per second to this environment, shared by "
+                    "every recipe using the connection. Dataverse allows one user 6,000 "
+                    "requests per 5 minutes (20/s); raise it only for an identity with higher "
+                    "limits, or for the emulator.", examples=[16, 200])
+    max_concurrent: int = Field(
+        16, ge=1, le=256, description="Requests in flight at once on this connection "
+                                      "(Dataverse allows one user 52).", examples=[16])
     _profile_scopes: tuple[str, ...] | None = PrivateAttr(None)
 
     @field_validator("ca_bundle")
@@ -144,6 +154,12 @@ class DynamicsConnectionBase(BaseModel):
         if not _rules_reported(info):
             _raise_rule_errors(dynamics_rule_violations(self.model_dump(), profiles=None))
         return self
+
+    @property
+    def throttle(self) -> ThrottleSettings:
+        """The client-side limits of this connection."""
+        return ThrottleSettings(max_concurrent=self.max_concurrent,
+                                requests_per_s=self.requests_per_s)
 
     @property
     def environment_url(self) -> str:
