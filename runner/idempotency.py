@@ -39,4 +39,5 @@ def repeat_warning(spec: ActionSpec) -> str | None:
     if spec.idempotency != "none":
         return None
     return (f"{spec.key} is not safe to run twice: {spec.idempotency_note} "
-            "(make it the last step, or guard it with an if: on an earlier step's output)")
+            "(if a second run would hurt, read the record's state in a step before it and "
+            "guard it with if:)")

@@ -105,3 +105,27 @@ def test_no_connector_param_is_shadowed_by_a_step_or_trigger_key() -> None:
         names = {f.alias or n for n, f in trigger.params.model_fields.items()}
         clashes += [f"{key}.{n}" for n in names & TRIGGER_KEYS]
     assert clashes == []
+
+
+def test_a_step_that_is_not_safe_to_run_twice_is_named_by_a_warning(tmp_path: Path) -> None:
+    file = tmp_path / "win.yaml"
+    file.write_text("""\
+name: win
+trigger: {type: dynamics365.new_record, connection: crm, table: opportunities}
+actions:
+  - type: dynamics365.create_record
+    connection: crm
+    table: tasks
+    fields: {subject: won}
+  - type: dynamics365.execute_action
+    connection: crm
+    name: WinOpportunity
+    parameters: {Status: 3}
+""")
+    recipe, problems = load_recipe(file, default_registry(), CONNECTIONS)
+    assert recipe is not None
+    assert [str(p) for p in problems] == [
+        f"{file}:8:11: warning: actions[1].type: dynamics365.execute_action is not safe to run "
+        "twice: an action's effect is its own (WinOpportunity, SendEmail …): if the step runs "
+        "again after a crash or a lost answer, the action runs again (if a second run would "
+        "hurt, read the record's state in a step before it and guard it with if:)"]

@@ -49,7 +49,11 @@ class StepEnvelope(BaseModel):
     id: str | None = Field(None, pattern=NAME_PATTERN, description="Name for steps.<id>.")
     type: str = Field(description="Action type (e.g. http.request), for_each or stop.")
     connection: str | None = None
-    condition: str | bool | None = Field(None, alias="if", description="Run only when true.")
+    condition: str | bool | None = Field(
+        None, alias="if",
+        description="Run the step only when this expression is true: bare "
+                    "(trigger.record.revenue > 1000000) or in {{ }}; true/false as YAML "
+                    "booleans. Reads the same names as templates.")
     retry: RetryModel | None = None
     on_error: Any = Field("fail", description="fail, continue, or a list of handler steps.")
 
