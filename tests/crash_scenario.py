@@ -85,10 +85,9 @@ async def prepare_flow(emulator: Emulator, folder: Path, records: int,
     an hour ago; the daemon's CLI options and the contact ids."""
     # Crash safety, not throttling, is on trial: the service protection limits are lifted
     # and the connection may send as fast as the daemon can.
-    async with emulator.client_session() as http:
-        async with http.put(f"{emulator.base_url}/_emulator/protection",
-                            json={"enabled": False}) as resp:
-            assert resp.status == 200, await resp.text()
+    async with emulator.client_session() as http, http.put(
+            f"{emulator.base_url}/_emulator/protection", json={"enabled": False}) as resp:
+        assert resp.status == 200, await resp.text()
     args = await prepare(emulator, folder, {"effects": effects_recipe(concurrency)},
                          crm={"requests_per_s": 2000, "max_concurrent": 32})
     return args, await insert_contacts(emulator, 0, records, 1, backdated=True)
