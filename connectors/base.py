@@ -26,7 +26,7 @@ and calls it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
@@ -50,6 +50,7 @@ __all__ = [
     "ConnectorError",
     "Event",
     "FatalError",
+    "FeedSpec",
     "Idempotency",
     "Params",
     "PollPage",
@@ -167,6 +168,32 @@ class ActionSpec:
     kind: ClassVar[str] = "action"
 
 
+class FeedSpec(Protocol):
+    """How recipes with one trigger share a single read of a table (a **table feed**): the
+    engine polls once with :meth:`feed_params` of all members and hands each member its own
+    view of every event (:meth:`view`), so requests grow with tables, not recipes."""
+
+    def group(self, params: Any) -> str:
+        """What members must have in common to share a feed (e.g. the table); raises
+        ``ValueError`` with the reason when this recipe's params cannot be served by one."""
+
+    def feed_params(self, members: Sequence[Any]) -> Any:
+        """The params the feed polls with: enough columns for every member, no filter."""
+
+    def view(self, params: Any) -> Callable[[Event], Event | None]:
+        """A member's view of a feed event: None when its own filter rejects the record,
+        else the event with the record cut down to the member's columns."""
+
+    def stamp(self, event: Event) -> str:
+        """The event's timestamp (``YYYY-MM-DDTHH:MM:SS``), compared with a member's floor."""
+
+    def position(self, cursor: Mapping[str, Any]) -> str | None:
+        """How far a cursor of this trigger has read, comparable as text (None: nowhere)."""
+
+    def floor(self, cursor: Mapping[str, Any]) -> str | None:
+        """The earliest timestamp a cursor delivers (from ``since``; None: no limit)."""
+
+
 @dataclass(frozen=True)
 class TriggerSpec:
     key: str
@@ -178,6 +205,7 @@ class TriggerSpec:
     # The poll interval this trigger needs when the recipe sets none (a schedule's ``every``);
     # None: the envelope's default.
     cadence_s: Callable[[Any], float | None] | None = None
+    feed: FeedSpec | None = None  # None: every recipe polls on its own
     kind: ClassVar[str] = "trigger"
 
 

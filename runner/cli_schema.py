@@ -195,7 +195,8 @@ def _connection_property(spec: ActionSpec | TriggerSpec) -> dict[str, Any]:
 def _trigger_schema(spec: TriggerSpec, models: _Models) -> dict[str, Any]:
     envelope = models.properties(TriggerEnvelope)
     properties = {"type": {"const": spec.key},
-                  **{key: envelope[key] for key in ("poll_interval", "batch_size", "batch_wait")}}
+                  **{key: envelope[key] for key in ("poll_interval", "batch_size", "batch_wait",
+                                                    "shared")}}
     required = ["type", *models.required(spec.params)]
     if spec.connection_types:
         properties["connection"] = _connection_property(spec)

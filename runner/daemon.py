@@ -47,7 +47,7 @@ from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging
 from runner.ops import listen_problem
-from runner.recipes import LoadedRecipes, Recipe, load_recipes
+from runner.recipes import LoadedRecipes, load_recipes
 from runner.recipes.loader import recipe_files
 from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
@@ -77,6 +77,7 @@ class Daemon:
         self.cluster: CoordinatorLoop | None = None
         self._leased: tuple[str, ...] = ()  # recipes to share out (read by self.cluster)
         self._polls: set[asyncio.Task[object]] = set()  # polls in flight
+        self._poll_jobs: set[str] = set()  # scheduler jobs that poll (feeds, recipes)
         self.systemd = SystemdNotifier.from_env()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -120,12 +121,13 @@ class Daemon:
         replicas are live), then run every due job of every recipe."""
         assert self.engine is not None and self.cluster is not None
         coordinator = self.cluster.coordinator
+        await self.engine.settle_feeds()
         await self.cluster.call(coordinator.tick(self._polled_recipes()))
         polled = 0
-        for name, running in self.engine.recipes.items():
+        for name in self._polled_recipes():
             epoch = coordinator.epoch_for(name)
             if epoch is not None:
-                await running.poller.poll_once(expected_epoch=epoch)
+                await self.engine.poll(name, expected_epoch=epoch)
                 polled += 1
         counts = await asyncio.gather(
             *(running.worker.run_until_idle() for running in self.engine.recipes.values()))
@@ -138,10 +140,11 @@ class Daemon:
         self._install_signals()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self.scheduler.start()
+        await self.engine.settle_feeds()
         await self._cluster_tick()  # take our leases before the first polls are due
         for running in self.engine.recipes.values():
             running.worker.start()
-            self._schedule(running.recipe)
+        self._schedule_polls()
         self._schedule_token_upkeep()
         await self._start_cluster_loops()
         self.log.info(
@@ -233,9 +236,12 @@ class Daemon:
         await self.cluster.close()
 
     def _polled_recipes(self) -> list[str]:
+        """What this daemon polls (and leases): each table feed and each recipe that polls
+        on its own; recipes whose events are pushed are not polled."""
         assert self.engine is not None
-        return [name for name, running in self.engine.recipes.items()
-                if running.recipe.trigger.type not in PUSHED_TRIGGERS]
+        recipes = self.engine.recipes
+        return [name for name in self.engine.pollables()
+                if name not in recipes or recipes[name].recipe.trigger.type not in PUSHED_TRIGGERS]
 
     async def _cluster_tick(self) -> None:
         """Heartbeat and rebalance once; a recipe whose lease we just took is polled at once."""
@@ -281,10 +287,10 @@ class Daemon:
         assert self.engine is not None and self.cluster is not None
         running = self.engine.recipes.get(name)
         epoch = self.cluster.coordinator.epoch_for(name)
-        if running is None or epoch is None:
+        if epoch is None or (running is None and name not in self.engine.feeds):
             return
-        summary = await running.poller.poll_once(expected_epoch=epoch)
-        if not summary.error:
+        summaries = await self.engine.poll(name, expected_epoch=epoch)
+        if not any(summary.error for summary in summaries.values()):
             return
         try:
             if not await self.cluster.call(self.cluster.coordinator.confirm(name)):
@@ -316,9 +322,9 @@ class Daemon:
             self.log.warning("recipes.paused", connection=name, recipes=paused, reason=reason)
 
     def _poll_now(self, names: list[str]) -> None:
-        if self.scheduler is None:
+        if self.scheduler is None or self.engine is None:
             return
-        for name in names:
+        for name in dict.fromkeys(self.engine.pollable_of(name) for name in names):
             job = self.scheduler.get_job(name)
             if job is not None:
                 job.modify(next_run_time=datetime.now(UTC))
@@ -371,29 +377,30 @@ class Daemon:
                 continue
             self.engine.add(recipe, start_worker=start)
             self._file_of[recipe.name] = recipe.file
-            if start:
-                self._schedule(recipe)
             self.log.info(
                 "recipe.loaded", recipe=recipe.name, file=recipe.file, trigger=recipe.trigger.type
             )
         self._leased = tuple(self._polled_recipes())  # one snapshot: read by another thread
 
-    def _schedule(self, recipe: Recipe) -> None:
+    def _schedule_polls(self) -> None:
+        """One scheduler job per pollable (a feed at its members' shortest interval, or a
+        recipe polling on its own); jobs of pollables that went away are removed."""
         assert self.scheduler is not None and self.engine is not None
-        if recipe.trigger.type in PUSHED_TRIGGERS:
-            return  # its events arrive through the listener
-        self.scheduler.add_job(
-            self._poll,
-            "interval",
-            args=[recipe.name],
-            seconds=recipe.trigger.poll_interval_s,
-            id=recipe.name,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            next_run_time=datetime.now(UTC),
-            misfire_grace_time=None,
-        )
+        wanted = set(self._polled_recipes())
+        intervals = self.engine.pollables()
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted and job.id in self._poll_jobs:
+                job.remove()
+                self._poll_jobs.discard(job.id)
+        for name in wanted:
+            job = self.scheduler.get_job(name)
+            if job is not None and job.trigger.interval.total_seconds() == intervals[name]:
+                continue
+            self.scheduler.add_job(
+                self._poll, "interval", args=[name], seconds=intervals[name], id=name,
+                replace_existing=True, coalesce=True, max_instances=1,
+                next_run_time=datetime.now(UTC), misfire_grace_time=None)
+            self._poll_jobs.add(name)
 
     async def reload(self) -> None:
         """Start new recipes, restart changed ones, stop removed ones; keep the last good
@@ -415,13 +422,14 @@ class Daemon:
                 or new.fingerprint != current[name].recipe.fingerprint
                 or connections_used(current[name].recipe) & changed_connections
             ):
-                self._unschedule(name)
                 await self.engine.remove(name, self.settings.grace_s)
                 self.log.info("recipe.stopped", recipe=name)
         fresh = LoadedRecipes(
             recipes={n: r for n, r in loaded.recipes.items() if n not in self.engine.recipes}
         )
         self._apply(fresh, start=True)
+        await self.engine.settle_feeds()
+        self._schedule_polls()
         if self.cluster is not None:
             self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
@@ -451,11 +459,6 @@ class Daemon:
         if changed:
             self.log.info("connections.reloaded", changed=sorted(changed))
         return changed
-
-    def _unschedule(self, name: str) -> None:
-        assert self.scheduler is not None
-        if self.scheduler.get_job(name) is not None:
-            self.scheduler.remove_job(name)
 
     def _snapshot(self) -> dict[Path, float]:
         """Modification times of the recipe files and the connections file."""

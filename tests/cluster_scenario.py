@@ -63,9 +63,10 @@ def two_step_recipe(name: str, concurrency: int, poll_interval_s: float,
 
 
 def recipe(index: int, concurrency: int, poll_interval_s: float) -> dict[str, Any]:
-    """Recipe ``r<index>``: the contacts with lastname ``L<index>``, two webhook steps."""
+    """Recipe ``r<index>``: the contacts with lastname ``L<index>``, two webhook steps;
+    each polls on its own (``shared: false``), so the replicas have recipes to spread."""
     return two_step_recipe(f"r{index}", concurrency, poll_interval_s,
-                           filter=f"lastname eq 'L{index}'")
+                           filter=f"lastname eq 'L{index}'", shared=False)
 
 
 async def insert_contacts(emulator: Emulator, start: int, count: int, recipes: int,

@@ -48,6 +48,7 @@ from pydantic import Field
 
 from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
 from connectors.dynamics365.client import DataverseClient
+from connectors.dynamics365.feeds import TimestampFeed
 from connectors.errors import FatalError
 from connectors.odata import escaping as odata
 from connectors.odata.cursor import CursorState, format_second, signpost
@@ -181,10 +182,12 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
 NEW_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_record", params=RecordTriggerParams, poll=partial(poll_timestamp, NEW),
     summary="Each new row of a Dataverse table (by createdon), exactly once.",
-    connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW))
+    connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW),
+    feed=TimestampFeed("createdon"))
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_or_updated_record", params=RecordTriggerParams,
     poll=partial(poll_timestamp, NEW_OR_UPDATED),
     summary="Each new or changed row version of a Dataverse table (by modifiedon), exactly once.",
-    connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW_OR_UPDATED))
+    connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW_OR_UPDATED),
+    feed=TimestampFeed("modifiedon"))

@@ -118,7 +118,7 @@ class RecipePoller:
             try:
                 await self._pages(summary, expected_epoch)
             finally:  # members stored by the pages that landed still make their batches
-                await self._batches(summary)
+                await self.form_batches(summary)
         except StaleEpoch:
             summary.error = "another replica owns this recipe now"
         except AuthError as exc:
@@ -131,29 +131,34 @@ class RecipePoller:
         await self._report(summary, started)
         return summary
 
+    def prepared(self, events: list[Event]) -> PreparedEvents:
+        """This recipe's events as the store takes them (as batch members if it batches)."""
+        return prepared_events(self.recipe.name, events, batching=self.batching)
+
     async def _pages(self, summary: PollSummary, expected_epoch: int | None = None) -> None:
         """Store every page: while page N commits (in the store's writer), page N+1 is
         fetched, decoded and encoded here and queued behind it (``MAX_QUEUED_PAGES``)."""
         cursor, epoch = await self.store.load_cursor(self.recipe.name)
         epoch = epoch if expected_epoch is None else expected_epoch
+        if cursor is not None and "feed" in cursor:  # a feed serves it: only the feed polls
+            raise ConnectorError(f"served by {cursor['feed']}; not polled on its own")
         ctx = StepContext(recipe=self.recipe.name, connection=self.connection, log=self.log)
         queued: deque[asyncio.Future[CommitResult]] = deque()
         async with self.store.page_commits(self.recipe.name, epoch) as commits:
             try:
                 async for page in prefetched(self.spec.poll(self.params, cursor, ctx)):
-                    events = prepared_events(self.recipe.name, page.events,
-                                             batching=self.batching)
+                    events = self.prepared(page.events)
                     if len(queued) == MAX_QUEUED_PAGES:
-                        self._count(summary, await queued.popleft())
+                        self.count(summary, await queued.popleft())
                     queued.append(await commits.submit(events, page.cursor))
                 while queued:
-                    self._count(summary, await queued.popleft())
+                    self.count(summary, await queued.popleft())
             finally:  # the trigger failed: the pages already queued still land
                 for future in queued:
                     with contextlib.suppress(Exception):
-                        self._count(summary, await future)
+                        self.count(summary, await future)
 
-    async def _batches(self, summary: PollSummary) -> None:
+    async def form_batches(self, summary: PollSummary) -> None:
         """Batch members that filled a batch (or waited ``batch_wait``) become jobs; also
         those a crash left waiting, so this runs on every poll of a batching recipe."""
         if self.batching is None:
@@ -163,7 +168,8 @@ class RecipePoller:
         if result.new_jobs:
             self.on_new_jobs()
 
-    def _count(self, summary: PollSummary, result: CommitResult) -> None:
+    def count(self, summary: PollSummary, result: CommitResult) -> None:
+        """Add one committed page to ``summary``; wake the worker for new jobs."""
         summary.pages += 1
         summary.events += result.new_jobs + result.duplicates + result.waiting
         summary.new_jobs += result.new_jobs
@@ -175,6 +181,10 @@ class RecipePoller:
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         await self.store.record_poll_outcome(self.recipe.name, summary.error)
         METRICS.observe_poll(self.recipe.name, summary)
+        self.report_events(summary, duration_ms)
+
+    def report_events(self, summary: PollSummary, duration_ms: float) -> None:
+        """The poll's log line: a failure, or what it found (nothing found: no line)."""
         if summary.error:
             self.log.warning("poll.failed", error=summary.error, duration_ms=duration_ms)
         elif summary.events:

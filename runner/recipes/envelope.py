@@ -35,6 +35,10 @@ class TriggerEnvelope(BaseModel):
         description="Records per job (1: one job per record). A batch job's trigger.record is "
                     "{records, keys, kinds}; batches fill across pages and polls, and a "
                     "record that already has a job is never batched again.")
+    shared: bool = Field(
+        True, description="Share one read of the table with the other recipes watching it "
+                          "through the same connection (a table feed); false: this recipe "
+                          "queries the table on its own.")
     batch_wait: Duration = Field(
         0.0, description="How long a batch smaller than batch_size may wait for more "
                          "records (0: it becomes a job at the end of the poll).")

@@ -63,6 +63,7 @@ class TriggerConfig:
     where: str
     batch_size: int = 1
     batch_wait_s: float = 0.0
+    shared: bool = True  # may share its table's feed
 
 
 @dataclass(frozen=True)

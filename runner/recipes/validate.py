@@ -47,7 +47,8 @@ from runner.recipes.model import (
 from runner.templates import check_syntax, has_template, undeclared_names
 
 CONTROL_TYPES = ("for_each", "stop")
-TRIGGER_KEYS = frozenset({"type", "connection", "poll_interval", "batch_size", "batch_wait"})
+TRIGGER_KEYS = frozenset({"type", "connection", "poll_interval", "batch_size", "batch_wait",
+                          "shared"})
 
 
 class RecipeBuilder:
@@ -229,6 +230,7 @@ class RecipeBuilder:
             where=self._where(path),
             batch_size=envelope.batch_size,  # type: ignore[attr-defined]
             batch_wait_s=envelope.batch_wait,  # type: ignore[attr-defined]
+            shared=envelope.shared,  # type: ignore[attr-defined]
         )
 
     def _poll_interval(self, spec: TriggerSpec, params: dict[str, Any], data: dict[str, Any],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -42,6 +44,15 @@ async def count_jobs_by_status(conn: AsyncConnection, recipe: str | None) -> dic
     for status, count in await conn.execute(stmt):
         counts[JobStatus(status)] = count
     return counts
+
+
+async def pending_counts(conn: AsyncConnection, names: Sequence[str]) -> dict[str, int]:
+    """Pending jobs per recipe, for the recipes among ``names`` that have any."""
+    rows = await conn.execute(
+        select(jobs.c.recipe, func.count()).where(
+            jobs.c.recipe.in_(list(names)), jobs.c.status == JobStatus.PENDING.value)
+        .group_by(jobs.c.recipe))
+    return {recipe: count for recipe, count in rows}
 
 
 async def prune_history(

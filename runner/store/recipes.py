@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -47,3 +49,24 @@ async def _upsert(conn: AsyncConnection, recipe: str, now_s: float, **values: ob
             index_elements=[recipe_states.c.recipe], set_={**values, "updated_at": now_s}
         )
     )
+
+
+async def enabled_overrides(conn: AsyncConnection,
+                            names: Sequence[str]) -> dict[str, bool | None]:
+    """The operator switch of each of ``names`` that has a state row."""
+    rows = await conn.execute(select(recipe_states.c.recipe, recipe_states.c.enabled)
+                              .where(recipe_states.c.recipe.in_(list(names))))
+    return {row.recipe: row.enabled for row in rows}
+
+
+async def record_poll_outcomes(conn: AsyncConnection, names: Sequence[str], error: str | None,
+                               now_s: float) -> None:
+    """``record_poll_outcome`` for each of ``names``, in one statement."""
+    if not names:
+        return
+    stmt = insert_for(conn, recipe_states)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[recipe_states.c.recipe],
+        set_={"last_poll_at": now_s, "last_error": error, "updated_at": now_s})
+    await conn.execute(stmt, [{"recipe": name, "updated_at": now_s, "last_poll_at": now_s,
+                               "last_error": error} for name in names])

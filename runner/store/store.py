@@ -5,16 +5,17 @@ tokens, recipes); this class owns the engine, the clock and the transactions."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
+from runner.store import cursors, feeds, history, jobs, outbox, recipes, steps, tokens
 from runner.store.batches import Batching
 from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
+from runner.store.feeds import FeedState, MemberCursor
 from runner.store.migrations import migrate
 from runner.store.outbox import PreparedEvents
 from runner.store.page_commits import PageCommits
@@ -136,6 +137,59 @@ class Store:
         now_s = self._clock()
         return await self._write_sync(lambda conn: outbox.store_batches(
             conn, recipe, batching, now_s, flush=flush))
+
+    # -- table feeds (``feeds.py``) -------------------------------------------------
+
+    async def load_feed(self, feed_id: str, members: Sequence[str]
+                        ) -> tuple[FeedState, dict[str, MemberCursor]]:
+        """The feed's state, and the cursor rows of ``members`` that exist."""
+        async with self._read() as conn:
+            rows = await conn.run_sync(lambda c: feeds.cursor_rows(c, [feed_id, *members]))
+        state = feeds.feed_state(rows.pop(feed_id, None))
+        return state, {name: MemberCursor(*row) for name, row in rows.items()}
+
+    async def commit_feed_page(self, feed_id: str, state: FeedState,
+                               deliveries: Mapping[str, PreparedEvents]
+                               ) -> dict[str, CommitResult]:
+        """The feed's cursor and every member's jobs, in one transaction (fenced by the
+        feed's epoch: ``StaleEpoch`` writes nothing)."""
+        now_s = self._clock()
+        return await self._write_sync(
+            lambda conn: feeds.commit_page(conn, feed_id, state, deliveries, now_s))
+
+    async def join_feed(self, feed_id: str, state: FeedState, recipe: str,
+                        member: MemberCursor, floor: str | None) -> FeedState:
+        now_s = self._clock()
+        return await self._write_sync(
+            lambda conn: feeds.join(conn, feed_id, state, recipe, member, floor, now_s))
+
+    async def leave_feed(self, feed_id: str, state: FeedState,
+                         leaving: Mapping[str, MemberCursor]) -> FeedState:
+        now_s = self._clock()
+        return await self._write_sync(
+            lambda conn: feeds.leave(conn, feed_id, state, leaving, now_s))
+
+    async def feeds_in_store(self) -> dict[str, FeedState]:
+        """Every feed's state, by id (to settle members no longer served at start-up)."""
+        async with self._read() as conn:
+            rows = await conn.run_sync(feeds.feed_rows)
+        return {feed_id: feeds.feed_state(row) for feed_id, row in rows.items()}
+
+    async def enabled_overrides(self, names: Sequence[str]) -> dict[str, bool | None]:
+        """Each recipe's operator switch (absent: none)."""
+        async with self._read() as conn:
+            return await recipes.enabled_overrides(conn, names)
+
+    async def pending_counts(self, names: Sequence[str]) -> dict[str, int]:
+        """Pending jobs of each recipe that has some."""
+        async with self._read() as conn:
+            return await history.pending_counts(conn, names)
+
+    async def record_poll_outcomes(self, names: Sequence[str], error: str | None) -> None:
+        """``record_poll_outcome`` for many recipes at once (a feed's members)."""
+        now_s = self._clock()
+        async with self._write() as conn:
+            await recipes.record_poll_outcomes(conn, names, error, now_s)
 
     async def load_cursor(self, recipe: str) -> tuple[dict[str, Any] | None, int]:
         """``(cursor, epoch)``; ``(None, 0)`` for a recipe never committed."""

@@ -1,0 +1,89 @@
+"""Table feeds for ``new_record`` and ``new_or_updated_record``: every recipe watching one
+table through one connection shares a single read of it.
+
+The feed polls the table exactly as one recipe would (same query shape, cursor and event
+identities, :mod:`connectors.dynamics365.triggers`) with the union of the members' columns,
+no filter, and the widest ``lookback`` / ``safety_lag``. Each member then sees an event only
+if its own ``filter`` holds for the row — evaluated locally with the service's semantics
+(:mod:`connectors.odata.local_filter`) — with the record cut down to what its own query
+would have returned. A filter that needs the service keeps its recipe polling on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from connectors.base import Event
+from connectors.odata.local_filter import LocalFilter, NotLocal
+
+if TYPE_CHECKING:  # the triggers module builds its specs with this one
+    from connectors.dynamics365.triggers import RecordTriggerParams
+
+_ALWAYS = ("createdon", "modifiedon")  # the trigger's query always adds them
+
+
+@dataclass(frozen=True)
+class TimestampFeed:
+    """The :class:`~connectors.base.FeedSpec` of one timestamp trigger."""
+
+    column: str  # createdon or modifiedon
+
+    def group(self, params: RecordTriggerParams) -> str:
+        if params.filter:
+            try:
+                LocalFilter(params.filter)
+            except NotLocal as exc:
+                raise ValueError(f"its filter is evaluated by Dataverse only: {exc}") from None
+        return params.table if params.primary_key is None \
+            else f"{params.table}({params.primary_key})"
+
+    def feed_params(self, members: Sequence[RecordTriggerParams]) -> RecordTriggerParams:
+        return members[0].model_copy(update={
+            "select": _union(members), "filter": None, "since": "now",
+            "page_size": max(m.page_size for m in members),
+            "lookback": max(m.lookback for m in members),
+            "safety_lag": max(m.safety_lag for m in members)})
+
+    def view(self, params: RecordTriggerParams) -> Callable[[Event], Event | None]:
+        test = LocalFilter(params.filter) if params.filter else None
+        columns = None if params.select is None else {*params.select, self.column, *_ALWAYS}
+
+        def member_view(event: Event) -> Event | None:
+            if test is not None and not test(event.record):
+                return None
+            if columns is None:
+                return event
+            return replace(event, record=_cut(event, columns))
+        return member_view
+
+    def stamp(self, event: Event) -> str:
+        return str(event.record[self.column])[:19]
+
+    def position(self, cursor: Mapping[str, Any]) -> str | None:
+        return cursor.get("watermark")
+
+    def floor(self, cursor: Mapping[str, Any]) -> str | None:
+        return cursor.get("floor")
+
+
+def _union(members: Sequence[RecordTriggerParams]) -> list[str] | None:
+    """Every member's columns and the columns their filters read; None (all) if one asks
+    for all."""
+    columns: dict[str, None] = {}
+    for member in members:
+        if member.select is None:
+            return None
+        columns.update(dict.fromkeys(member.select))
+        if member.filter:
+            columns.update(dict.fromkeys(sorted(LocalFilter(member.filter).columns)))
+    return list(columns)
+
+
+def _cut(event: Event, columns: set[str]) -> dict[str, object]:
+    """The record as the member's own query returns it: its columns, the timestamps, the
+    primary key (the column holding the event's record id) and the row's annotations."""
+    record_id = event.key.split(":", 1)[0]
+    return {name: value for name, value in event.record.items()
+            if name.split("@", 1)[0] in columns or name.startswith("@") or value == record_id}
