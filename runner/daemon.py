@@ -151,6 +151,7 @@ class Daemon:
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
         )
         watcher = asyncio.create_task(self._watch_files(), name="recipe-watcher")
+        sweeper = asyncio.create_task(self.engine.sweep(), name="job-sweep")
         try:
             async with self._listener():
                 self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
@@ -161,6 +162,7 @@ class Daemon:
                         await self.reload()
         finally:
             watcher.cancel()
+            sweeper.cancel()
             await self._stop_cluster_loops()
             self.scheduler.shutdown(wait=False)
             await self._finish_polls()

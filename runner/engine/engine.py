@@ -129,6 +129,22 @@ class Engine:
                 resumed.append(name)
         return resumed
 
+    async def sweep(self) -> None:
+        """Until cancelled: wake the workers of recipes with jobs that came due without a
+        wake-up (retried from the command line, claims of a dead replica), one query for
+        every recipe each ``sweep_s``, so idle workers cost nothing."""
+        while True:
+            await asyncio.sleep(self.worker_settings.sweep_s)
+            try:
+                due = await self.store.due_recipes(list(self.recipes))
+            except Exception as exc:  # the store is unreachable: the next sweep tries again
+                self.log.warning("engine.sweep_failed", error=f"{type(exc).__name__}: {exc}")
+                continue
+            for name in due:
+                running = self.recipes.get(name)
+                if running is not None:
+                    running.worker.wake()
+
     async def remove(self, name: str, grace_s: float) -> None:
         running = self.recipes.pop(name, None)
         if running is None:

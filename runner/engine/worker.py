@@ -23,7 +23,11 @@ MAX_JOB_ATTEMPTS = 50  # claims of one job (crashes, deferrals) before it is fai
 class WorkerSettings:
     worker_id: str
     claim_ttl_s: float = 60.0
-    idle_wait_s: float = 1.0  # how often to look for jobs that came due without a wake-up
+    # An idle worker waits for a wake-up: new jobs from its poll, the due time of a job it
+    # deferred, or the engine's sweep (``Engine.sweep``: jobs retried from the command line,
+    # claims of a dead replica); this is only the backstop.
+    idle_wait_s: float = 300.0
+    sweep_s: float = 2.0  # how often the engine looks for jobs that came due unannounced
 
 
 def refill_threshold(concurrency: int) -> int:
@@ -184,6 +188,7 @@ class RecipeWorker:
         await execution.flush()
         await self.store.retry_job_later(job.id, delay_s, error,
                                          worker_id=self.settings.worker_id)
+        asyncio.get_running_loop().call_later(delay_s, self.wake)  # due again then
 
     def _log_finished(self, log: Any, job: Job, execution: JobExecution, status: JobStatus,
                       error: str | None, delay_s: float | None, started: float) -> None:

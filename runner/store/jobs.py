@@ -59,6 +59,24 @@ def _candidates(recipe: str | None, limit: int, now_s: float) -> list[Select[tup
     return picks
 
 
+async def due_recipes(conn: AsyncConnection, recipes: Sequence[str], now_s: float) -> set[str]:
+    """Which of ``recipes`` have a job to claim now: a due pending job, or a running one
+    whose claim expired. Two index walks per recipe over ``(recipe, status, seq)``,
+    touching active jobs only, never a recipe's history."""
+    found: set[str] = set()
+    names = list(recipes)
+    for start in range(0, len(names), 500):
+        chunk = names[start:start + 500]
+        pending = select(jobs.c.recipe).where(jobs.c.recipe.in_(chunk),
+                                              jobs.c.status == PENDING,
+                                              jobs.c.next_run_at <= now_s)
+        expired = select(jobs.c.recipe).where(jobs.c.recipe.in_(chunk),
+                                              jobs.c.status == RUNNING,
+                                              jobs.c.claim_expires_at < now_s)
+        found.update((await conn.execute(pending.union(expired))).scalars())
+    return found
+
+
 async def claim_jobs(
     conn: AsyncConnection,
     worker_id: str,

@@ -210,6 +210,11 @@ class Store:
         async with self._write() as conn:
             return await jobs.claim_jobs(conn, worker_id, recipe, limit, claim_ttl_s, self._clock())
 
+    async def due_recipes(self, recipes: Sequence[str]) -> set[str]:
+        """Which of ``recipes`` have a job to claim now (``jobs.due_recipes``)."""
+        async with self._read() as conn:
+            return await jobs.due_recipes(conn, recipes, self._clock())
+
     async def extend_claim(self, job_id: str, worker_id: str, claim_ttl_s: float) -> None:
         async with self._write() as conn:
             await jobs.extend_claim(conn, job_id, worker_id, claim_ttl_s, self._clock())
