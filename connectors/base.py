@@ -193,6 +193,10 @@ class FeedSpec(Protocol):
     def floor(self, cursor: Mapping[str, Any]) -> str | None:
         """The earliest timestamp a cursor delivers (from ``since``; None: no limit)."""
 
+    def starts_now(self, params: Any) -> bool:
+        """A new recipe with these params wants only what changes from now on (so it can
+        join a running feed at once, with the feed's position as its floor)."""
+
 
 @dataclass(frozen=True)
 class TriggerSpec:

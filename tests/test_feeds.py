@@ -92,7 +92,7 @@ async def test_recipes_on_one_table_share_one_query_and_each_gets_its_own_record
     assert shared.returncode == 0, shared.stderr
 
     assert await contact_queries(emulator) - before == 1  # four recipes, one query
-    joined = [e["recipe"] for e in catch_up.events() if e["event"] == "feed.joined"]
+    joined = [r for e in catch_up.events() if e["event"] == "feed.joined" for r in e["recipes"]]
     assert sorted(joined) == sorted(RECIPES)
     got = {recipe: sorted(ids) for recipe, ids in (await jobs_by_recipe(tmp_path)).items()}
     both = {**first, **later}
@@ -152,8 +152,8 @@ async def test_a_member_disabled_or_removed_misses_nothing_when_it_returns(
     jobs = await jobs_by_recipe(tmp_path)
     assert sorted(jobs["smiths"]) == sorted([ids["Ann"], ids["Bob"], while_away["Ed"]])
     assert sorted(jobs["mail"]) == sorted([ids["Ann"], ids["Cy"], while_away["Ed"]])
-    assert sorted(e["recipe"] for e in back.events() if e["event"] == "feed.joined") == \
-        ["mail", "smiths"]
+    assert sorted(r for e in back.events() if e["event"] == "feed.joined"
+                  for r in e["recipes"]) == ["mail", "smiths"]
 
 
 async def test_a_new_member_with_since_now_gets_only_what_changes_after_it_started(
@@ -163,7 +163,9 @@ async def test_a_new_member_with_since_now_gets_only_what_changes_after_it_start
     assert (await run_daemon(*options, "--burst")).returncode == 0
     late = watcher("late", since="now", lookback="1s", safety_lag="0s")
     (tmp_path / "recipes" / "late.yaml").write_text(yaml.safe_dump(late))
+    before = await contact_queries(emulator)
     assert (await run_daemon(*options, "--burst")).returncode == 0  # starts now, joins
+    assert await contact_queries(emulator) - before == 1  # the feed's: none of its own
     await asyncio.sleep(1.1)  # the emulator stamps whole seconds
     after = await contacts(emulator, [{"firstname": "Flo", "lastname": "Ng",
                                        "modifiedon": iso(time.time())}])

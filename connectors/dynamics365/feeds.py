@@ -67,6 +67,9 @@ class TimestampFeed:
     def floor(self, cursor: Mapping[str, Any]) -> str | None:
         return cursor.get("floor")
 
+    def starts_now(self, params: RecordTriggerParams) -> bool:
+        return params.since == "now"
+
 
 def _union(members: Sequence[RecordTriggerParams]) -> list[str] | None:
     """Every member's columns and the columns their filters read; None (all) if one asks

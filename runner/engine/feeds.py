@@ -162,26 +162,40 @@ class Feed:
 
     async def _catch_up(self, state: FeedState, solo: list[Member],
                         cursors: dict[str, MemberCursor]) -> None:
-        """Members not served poll on their own; those that read as far as the feed join."""
+        """Members not served: new ones that start from now join at once (one write for
+        all); the others poll on their own, and join once they have read as far as the
+        feed."""
+        fresh = [m for m in solo if m.name not in cursors and state.cursor is not None
+                 and self.feed.starts_now(m.poller.params)]
+        if fresh:
+            assert state.cursor is not None
+            floor = self.feed.position(state.cursor)
+            state = await self._join(state, {m.name: (MemberCursor(None), floor)
+                                             for m in fresh})
+        started_now = {m.name for m in fresh}
         for member in solo:
+            if member.name in started_now:
+                continue
             member.summary = await member.poller.poll_once()
             if member.summary.error or member.summary.skipped:
                 continue
             cursor, epoch = await self.store.load_cursor(member.name)
-            if cursor is None:
-                continue
-            state = await self._join(state, member, MemberCursor(cursor, epoch))
+            if cursor is not None and self._caught_up(state, cursor):
+                if state.cursor is None:  # the first member: the feed starts where it stands
+                    state = FeedState(dict(cursor), state.members, state.epoch)
+                state = await self._join(state, {member.name: (
+                    MemberCursor(cursor, epoch), self.feed.floor(cursor))})
 
-    async def _join(self, state: FeedState, member: Member, own: MemberCursor) -> FeedState:
-        assert own.state is not None
-        if state.cursor is None:  # the first member: the feed starts where it stands
-            state = FeedState(dict(own.state), state.members, state.epoch)
-        mine, feeds = self.feed.position(own.state), self.feed.position(state.cursor)
-        if mine is None or (feeds is not None and mine < feeds):
-            return state  # not as far as the feed yet: the next tick polls it again
-        state = await self.store.join_feed(self.id, state, member.name, own,
-                                           self.feed.floor(own.state))
-        self.log.info("feed.joined", recipe=member.name, members=len(state.members))
+    def _caught_up(self, state: FeedState, cursor: dict[str, Any]) -> bool:
+        """Its own poll has read as far as the feed (or there is no feed position yet)."""
+        mine = self.feed.position(cursor)
+        feeds = self.feed.position(state.cursor) if state.cursor is not None else None
+        return mine is not None and (feeds is None or mine >= feeds)
+
+    async def _join(self, state: FeedState,
+                    joining: dict[str, tuple[MemberCursor, str | None]]) -> FeedState:
+        state = await self.store.join_feed(self.id, state, joining)
+        self.log.info("feed.joined", recipes=sorted(joining), members=len(state.members))
         return state
 
     async def _report(self, served: list[Member], started: float) -> None:

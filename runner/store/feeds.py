@@ -91,12 +91,14 @@ def commit_page(conn: Connection, feed_id: str, feed: FeedState,
             for recipe, events in deliveries.items()}
 
 
-def join(conn: Connection, feed_id: str, feed: FeedState, recipe: str,
-         member: MemberCursor, floor: str | None, now_s: float) -> FeedState:
-    """``recipe`` is served by the feed from now on (its own poll caught up with it)."""
-    joined = FeedState(feed.cursor, (*feed.members, recipe), feed.epoch)
+def join(conn: Connection, feed_id: str, feed: FeedState,
+         joining: Mapping[str, tuple[MemberCursor, str | None]], now_s: float) -> FeedState:
+    """The ``joining`` recipes (each with its row and floor) are served by the feed from
+    now on: their own polls caught up with it, or they start from now."""
+    joined = FeedState(feed.cursor, (*feed.members, *joining), feed.epoch)
     advance_cursor(conn, feed_id, joined.to_dict(), feed.epoch, now_s)
-    advance_cursor(conn, recipe, {"feed": feed_id, "floor": floor}, member.epoch, now_s)
+    for recipe, (member, floor) in joining.items():
+        advance_cursor(conn, recipe, {"feed": feed_id, "floor": floor}, member.epoch, now_s)
     return joined
 
 

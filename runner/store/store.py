@@ -157,11 +157,12 @@ class Store:
         return await self._write_sync(
             lambda conn: feeds.commit_page(conn, feed_id, state, deliveries, now_s))
 
-    async def join_feed(self, feed_id: str, state: FeedState, recipe: str,
-                        member: MemberCursor, floor: str | None) -> FeedState:
+    async def join_feed(self, feed_id: str, state: FeedState,
+                        joining: Mapping[str, tuple[MemberCursor, str | None]]) -> FeedState:
+        """``joining`` (recipe -> its row and floor) served by the feed from now on."""
         now_s = self._clock()
         return await self._write_sync(
-            lambda conn: feeds.join(conn, feed_id, state, recipe, member, floor, now_s))
+            lambda conn: feeds.join(conn, feed_id, state, joining, now_s))
 
     async def leave_feed(self, feed_id: str, state: FeedState,
                          leaving: Mapping[str, MemberCursor]) -> FeedState:
