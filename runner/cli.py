@@ -7,8 +7,15 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from emulator import cli as emulator_cli
-from runner import cli_connections, cli_jobs, cli_recipes, cli_run, cli_schema, docs
+from runner import (
+    cli_connections,
+    cli_emulator,
+    cli_jobs,
+    cli_recipes,
+    cli_run,
+    cli_schema,
+    docs,
+)
 from runner.demo import demo as demo_main
 from runner.logs import configure_logging
 
@@ -21,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check recipes (and connections); exit 1 on errors")
     cli_run.add_validate_arguments(validate)
     emulator = sub.add_parser("emulator", help="run the local Dataverse / Entra ID emulator")
-    emulator_cli.add_arguments(emulator)
+    cli_emulator.add_arguments(emulator)
     demo = sub.add_parser("demo", help="run the emulator with the demo seed (and sample recipes)")
     demo.add_argument("--seconds", type=float, default=0, help="stop cleanly after N seconds")
     demo.add_argument("--port", type=int, default=8443)
@@ -54,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "validate":
         return cli_run.validate(args)
     if args.command == "emulator":
-        return emulator_cli.main(args)
+        return cli_emulator.main(args)
     if args.command == "demo":
         return run_demo(args)
     if args.command == "connections":

@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connectors.base import Registry
@@ -45,9 +45,10 @@ from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
-from runner.logs import REDACTOR, configure_logging
+from runner.logs import REDACTOR, configure_logging, log_exception
 from runner.ops import listen_problem
 from runner.recipes import LoadedRecipes, Recipe, load_recipes
+from runner.recipes.declared import declared_name
 from runner.recipes.loader import recipe_files
 from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
@@ -77,6 +78,9 @@ class Daemon:
         self.cluster: CoordinatorLoop | None = None
         self._leased: tuple[str, ...] = ()  # recipes to share out (read by self.cluster)
         self._polls: set[asyncio.Task[object]] = set()  # polls in flight
+        self._overran: set[str] = set()  # scheduler jobs whose overrun was reported
+        self._failing: set[str] = set()  # recipes whose failing was reported
+        self._kept: set[str] = set()  # recipes running a last good version (broken file)
         self.systemd = SystemdNotifier.from_env()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -107,6 +111,7 @@ class Daemon:
                 return await self._burst()
             return await self._serve()
         finally:
+            await self._clear_kept(list(self._kept))
             await self.engine.stop(self.settings.grace_s)
             await self._leave_cluster()
             if self.tokens is not None:
@@ -134,9 +139,20 @@ class Daemon:
         return EXIT_OK
 
     async def _serve(self) -> int:
+        """Listen first (a port that cannot be bound stops the start before anything
+        polls), then schedule the polls, say ready, and serve until stopped."""
+        async with AsyncExitStack() as listener:
+            refused = await self._start_listener(listener)
+            if refused:
+                self.log.error("daemon.cannot_start", reason=refused)
+                return EXIT_CONFIG
+            return await self._serve_listening()
+
+    async def _serve_listening(self) -> int:
         assert self.engine is not None
         self._install_signals()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         self.scheduler.start()
         await self._cluster_tick()  # take our leases before the first polls are due
         for running in self.engine.recipes.values():
@@ -149,34 +165,52 @@ class Daemon:
         )
         watcher = asyncio.create_task(self._watch_files(), name="recipe-watcher")
         try:
-            async with self._listener():
-                self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
-                while not self._stop.is_set():
-                    await self._wait_for_stop_or_reload()
-                    if self._reload.is_set() and not self._stop.is_set():
-                        self._reload.clear()
-                        await self.reload()
+            self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
+            while not self._stop.is_set():
+                await self._wait_for_stop_or_reload()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    await self.reload()
         finally:
             watcher.cancel()
             await self._stop_cluster_loops()
-            self.scheduler.shutdown(wait=False)
+            # No new runs, but the polls in flight commit (shutting the scheduler down
+            # first would cancel them mid-transaction).
+            self.scheduler.pause()
             await self._finish_polls()
+            self.scheduler.shutdown(wait=False)
             self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
             self.systemd.stopping(f"stopping: running steps get {self.settings.grace_s:g}s")
         return EXIT_OK
 
-    @asynccontextmanager
-    async def _listener(self) -> AsyncIterator[None]:
+    async def _start_listener(self, stack: AsyncExitStack) -> str | None:
+        """Bind the listener (it stays open until ``stack`` closes); why not, or None."""
         address = parse_listen(self.settings.listen)
         if address is None:
-            yield
-            return
+            return None
         assert self.engine is not None
-        async with listening(self.engine, *address,
-                             status_token=self.settings.status_token) as port:
-            self.listen_port = port
-            self.log.info("daemon.listening", host=address[0], port=port)
-            yield
+        try:
+            port = await stack.enter_async_context(
+                listening(self.engine, *address, status_token=self.settings.status_token))
+        except OSError as exc:
+            return cannot_listen(address, exc)
+        self.listen_port = port
+        self.log.info("daemon.listening", host=address[0], port=port)
+        return None
+
+    def _on_overrun(self, event: JobSubmissionEvent) -> None:
+        """A scheduled run came while the previous one still ran, so it was skipped: said
+        once per overrunning poll (APScheduler's own text is dropped, see runner.logs)."""
+        if event.job_id in self._overran:
+            return
+        self._overran.add(event.job_id)
+        running = self.engine.recipes.get(event.job_id) if self.engine else None
+        if running is None:
+            self.log.info("task.overran", task=event.job_id)
+            return
+        self.log.warning("poll.overran", recipe=event.job_id,
+                         poll_interval_s=running.recipe.trigger.poll_interval_s,
+                         reason="the previous poll is still running; the next one waits")
 
     async def _wait_for_stop_or_reload(self) -> None:
         stop = asyncio.create_task(self._stop.wait())
@@ -265,10 +299,13 @@ class Daemon:
             self._polls.add(task)
         try:
             await self._poll_leased(name)
+        except asyncio.CancelledError:  # stopped past the grace period: one line, no traceback
+            self.log.warning("poll.cancelled", recipe=name)
         except Exception as exc:  # one structured line, not the scheduler's traceback
-            self.log.error("poll.crashed", recipe=name, error=f"{exc.__class__.__name__}: {exc}")
+            log_exception("poll.crashed", exc, recipe=name)
         finally:
             self._polls.discard(task)  # type: ignore[arg-type]
+            self._overran.discard(name)
 
     async def _finish_polls(self) -> None:
         """Let polls in flight commit before the store closes (within the grace period)."""
@@ -284,6 +321,8 @@ class Daemon:
         if running is None or epoch is None:
             return
         summary = await running.poller.poll_once(expected_epoch=epoch)
+        if summary.skipped is None:
+            await self._track_failures(name, summary.error)
         if not summary.error:
             return
         try:
@@ -291,6 +330,21 @@ class Daemon:
                 self.log.warning("poll.lease_lost", recipe=name, epoch=epoch)
         except Exception as exc:  # the store is unreachable: the next tick decides
             self.log.warning("cluster.confirm_failed", recipe=name, error=str(exc))
+
+    async def _track_failures(self, name: str, error: str | None) -> None:
+        """Escalate a recipe whose polls keep failing to one error line (and say when it
+        recovers); the count lives in the store, so every view agrees."""
+        assert self.engine is not None
+        if error is None:
+            if name in self._failing:
+                self._failing.discard(name)
+                self.log.info("recipe.recovered", recipe=name)
+            return
+        state = await self.engine.store.get_recipe_state(name)
+        if state.failing and name not in self._failing:
+            self._failing.add(name)
+            self.log.error("recipe.failing", recipe=name, failed_polls=state.failed_polls,
+                           error=error)
 
     # -- connections and their tokens -----------------------------------------------------
 
@@ -330,9 +384,13 @@ class Daemon:
         interval_s = self.tokens.settings.keep_alive_interval_s
         self.scheduler.add_job(self.tokens.keep_alive, "interval", seconds=interval_s,
                                id="tokens:keep-alive", coalesce=True, max_instances=1)
+        # A connection already broken at start (stored state) is tried at once: fixed
+        # while the daemon was down (new secret, `connections login`) resumes right away.
+        # (next_run_time=None would add the job paused: pass it only when due now.)
+        first = {"next_run_time": datetime.now(UTC)} if self.tokens.needing_a_person() else {}
         self.scheduler.add_job(self.tokens.recheck, "interval",
                                seconds=self.settings.token_recheck_s,
-                               id="tokens:recheck", coalesce=True, max_instances=1)
+                               id="tokens:recheck", coalesce=True, max_instances=1, **first)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -359,24 +417,50 @@ class Daemon:
         loaded = load_recipes(self.settings.recipes, self.registry, self._connection_types())
         for problem in loaded.problems:
             level = self.log.error if problem.is_error else self.log.warning
-            level("recipe.problem", problem=str(problem))
+            level("recipe.problem", recipe=self._recipe_of(problem.file, loaded),
+                  file=problem.file, problem=str(problem))
         self._files_seen = self._snapshot()
         return loaded
 
+    def _recipe_of(self, file: str, loaded: LoadedRecipes) -> str | None:
+        """Which recipe a file is: as loaded now, as last loaded, or as it says."""
+        for recipe in loaded.recipes.values():
+            if recipe.file == file:
+                return recipe.name
+        for name, known in self._file_of.items():
+            if known == file:
+                return name
+        return declared_name(file)
+
     def _apply(self, loaded: LoadedRecipes, *, start: bool) -> None:
         assert self.engine is not None
+        added = []
         for recipe in loaded.recipes.values():
             if not recipe.enabled:
                 self.log.info("recipe.disabled", recipe=recipe.name)
                 continue
             self.engine.add(recipe, start_worker=start)
             self._file_of[recipe.name] = recipe.file
+            added.append(recipe.name)
             if start:
                 self._schedule(recipe)
             self.log.info(
                 "recipe.loaded", recipe=recipe.name, file=recipe.file, trigger=recipe.trigger.type
             )
+        self._pause_for_broken_connections(added)
         self._leased = tuple(self._polled_recipes())  # one snapshot: read by another thread
+
+    def _pause_for_broken_connections(self, added: list[str]) -> None:
+        """Recipes just loaded whose connection already needs a person (e.g. stored as
+        invalid before a restart) are paused exactly as when it broke while running."""
+        assert self.engine is not None
+        if self.tokens is None:
+            return
+        for name, status, reason in self.tokens.needing_a_person():
+            paused = self.engine.pause_connection(name, f"connection {name} is {status}: {reason}")
+            new = [recipe for recipe in paused if recipe in added]
+            if new:
+                self.log.warning("recipes.paused", connection=name, recipes=new, reason=reason)
 
     def _schedule(self, recipe: Recipe) -> None:
         assert self.scheduler is not None and self.engine is not None
@@ -407,7 +491,7 @@ class Daemon:
         for name in list(current):
             new = loaded.recipes.get(name)
             if new is None and self._file_of.get(name) in broken:
-                self.log.warning("recipe.kept_last_good", recipe=name, file=self._file_of[name])
+                await self._keep_last_good(name, loaded)
                 continue
             if (
                 new is None
@@ -422,10 +506,36 @@ class Daemon:
             recipes={n: r for n, r in loaded.recipes.items() if n not in self.engine.recipes}
         )
         self._apply(fresh, start=True)
+        await self._clear_kept([n for n in loaded.recipes if n in self._kept])
         if self.cluster is not None:
             self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
         self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
+
+    async def _keep_last_good(self, name: str, loaded: LoadedRecipes) -> None:
+        """The file of a running recipe broke: keep running the last good version, and say
+        so the same way everywhere (this line, the store for the status page, ``/readyz``
+        and ``recipes list``)."""
+        assert self.engine is not None
+        file = self._file_of[name]
+        problems = [p for p in loaded.problems if p.file == file and p.is_error]
+        first = str(problems[0]) if problems else f"{file}: does not load"
+        self.log.warning("recipe.kept_last_good", recipe=name, file=file, problem=first,
+                         problems=len(problems),
+                         message=f"running last good version; file has problems: {first}")
+        if name not in self._kept:
+            self._kept.add(name)
+        await self.engine.store.set_file_problem(name, first)
+
+    async def _clear_kept(self, names: list[str]) -> None:
+        """These recipes no longer run a kept version (their file loads, or we stop)."""
+        assert self.engine is not None
+        for name in [n for n in names if n in self._kept]:
+            self._kept.discard(name)
+            try:
+                await self.engine.store.set_file_problem(name, None)
+            except Exception as exc:  # the store is down: the line says it, stop goes on
+                self.log.warning("recipe.kept_state_not_cleared", recipe=name, error=str(exc))
 
     async def _reload_connections(self) -> set[str]:
         """Re-read the connections file; a broken file keeps the last good one. Returns the
@@ -476,6 +586,14 @@ class Daemon:
             if self._snapshot() != self._files_seen:
                 self.log.info("daemon.recipes_changed")
                 self._reload.set()
+
+
+def cannot_listen(address: tuple[str, int], exc: OSError) -> str:
+    """Why the listener did not start, and what to do about it."""
+    host, port = address
+    reason = (exc.strerror or str(exc)).lower()
+    return (f"cannot listen on {host}:{port}: {reason} (another process has it? set "
+            "RECIPE_RUNNER_LISTEN=host:port, or off to run without the listener)")
 
 
 def run_daemon(settings: Settings, registry: Registry | None = None) -> int:

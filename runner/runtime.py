@@ -117,6 +117,7 @@ class ConnectionPool:
             fo = FoClient.open(conn.api_base_url, self.tokens.tokens(name),
                                ca_bundle=conn.ca_bundle, data_area=conn.data_area,
                                cross_company=conn.cross_company)
+            fo.hooks = METRICS.connector_hooks(name)  # 429s and retries counted, as Dataverse
             self._dataverse.append(fo)
             return fo
         raise RecipeError(f"connection {name!r}: type {conn.type!r} is not supported yet")

@@ -111,6 +111,12 @@ recipe_states = Table(
     Column("last_poll_at", Double),
     Column("last_error", Text),
     Column("updated_at", Double, nullable=False),
+    # polls failed in a row (0 after a good poll): a recipe is "failing" from
+    # records.FAILING_AFTER_POLLS on
+    Column("failed_polls", Integer, nullable=False, server_default="0"),
+    # set while the daemon runs the last good version because the file now has problems:
+    # the first problem, ``file:line:col: message``
+    Column("file_problem", Text),
 )
 
 # -- several replicas on one database (runner/cluster) --------------------------------

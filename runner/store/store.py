@@ -261,6 +261,11 @@ class Store:
         async with self._write() as conn:
             await recipes.set_recipe_enabled(conn, recipe, enabled, self._clock())
 
+    async def set_file_problem(self, recipe: str, problem: str | None) -> None:
+        """See ``recipes.set_file_problem``."""
+        async with self._write() as conn:
+            await recipes.set_file_problem(conn, recipe, problem, self._clock())
+
     async def record_poll_outcome(self, recipe: str, error: str | None = None) -> None:
         async with self._write() as conn:
             await recipes.record_poll_outcome(conn, recipe, error, self._clock())
