@@ -22,6 +22,7 @@ from emulator import cli as emulator_cli
 from emulator.config import EmulatorConfig
 from emulator.requestlog import RequestRecord, request_log
 from emulator.server import RunningEmulator, running_emulator
+from runner.daemon import bind_failure
 from runner.logs import configure_logging
 from runner.settings import env
 
@@ -58,9 +59,7 @@ async def started(config: EmulatorConfig, as_json: bool) -> AsyncIterator[Runnin
             emu = await stack.enter_async_context(running_emulator(
                 replace(config, log_requests=config.log_requests and not as_json)))
         except OSError as exc:
-            reason = exc.strerror or str(exc)
-            raise CannotListen(f"cannot listen on {config.host}:{config.port}: "
-                               f"{reason.lower()}") from None
+            raise CannotListen(bind_failure(config.host, config.port, exc)) from None
         if as_json and config.log_requests:
             request_log(emu.state).listeners.append(_log_request)
         announce(emu, as_json)

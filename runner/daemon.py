@@ -588,11 +588,16 @@ class Daemon:
                 self._reload.set()
 
 
+def bind_failure(host: str, port: int, exc: OSError) -> str:
+    """``cannot listen on host:port: address already in use`` (asyncio's own text repeats
+    the address; the errno's words are enough)."""
+    reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+    return f"cannot listen on {host}:{port}: {reason.lower()}"
+
+
 def cannot_listen(address: tuple[str, int], exc: OSError) -> str:
     """Why the listener did not start, and what to do about it."""
-    host, port = address
-    reason = (exc.strerror or str(exc)).lower()
-    return (f"cannot listen on {host}:{port}: {reason} (another process has it? set "
+    return (f"{bind_failure(*address, exc)} (another process has it? set "
             "RECIPE_RUNNER_LISTEN=host:port, or off to run without the listener)")
 
 

@@ -31,8 +31,7 @@ from runner.redact import Redactor
 
 REDACTOR = Redactor()
 LIBRARY_EVENT = "library.log"
-# APScheduler says "Added job …", "Scheduler started" at INFO: noise at our default level.
-QUIET_LIBRARIES = ("apscheduler", "aiohttp.access", "asyncio")
+LIBRARY_FLOOR = logging.WARNING
 _HANDLER_MARK = "_recipe_runner_handler"
 
 
@@ -124,10 +123,9 @@ def _route_standard_logging(stream: str, level_no: int, tail: list[Processor]) -
     for old in [h for h in root.handlers if getattr(h, _HANDLER_MARK, False)]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level_no)
-    library_level = level_no if level_no <= logging.DEBUG else max(level_no, logging.WARNING)
-    for library in QUIET_LIBRARIES:
-        logging.getLogger(library).setLevel(library_level)
+    # Libraries speak from WARNING on: their INFO/DEBUG ("Added job", every aiosqlite
+    # operation) would drown our own debug lines.
+    root.setLevel(max(level_no, LIBRARY_FLOOR))
     scheduler = logging.getLogger("apscheduler.scheduler")
     if not any(isinstance(f, _DropSchedulerOverruns) for f in scheduler.filters):
         scheduler.addFilter(_DropSchedulerOverruns())
