@@ -28,6 +28,7 @@ import msal
 from cryptography.fernet import Fernet
 
 from connectors.errors import ConnectorError
+from connectors.network import describe
 from runner.config.problems import ConfigError
 from runner.connections import (
     ConnectionsFile,
@@ -237,8 +238,9 @@ async def _who_am_i(conn: Dynamics365Connection, token: str) -> tuple[int, dict[
             async with http.get(f"{conn.api_base_url}WhoAmI", headers=headers) as resp:
                 body = await resp.json(content_type=None) if resp.status == 200 else {}
                 return resp.status, body
-        except aiohttp.ClientError as exc:
-            raise ConnectorError(f"WhoAmI failed: {type(exc).__name__}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            where = describe(exc, f"{conn.api_base_url}WhoAmI")
+            raise ConnectorError(f"WhoAmI failed: cannot reach Dataverse at {where}") from None
 
 
 def _ms_since(started: float) -> int:

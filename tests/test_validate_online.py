@@ -209,6 +209,7 @@ async def test_unreachable_environment_and_refused_sign_in_are_one_problem_per_c
                           "step(s) online: ") and crm.endswith(" (dynamics365)")
     assert "AADSTS7000215" in crm
     assert fo == ("connections.yaml:11:3: connections.fo: cannot check 2 recipe step(s) online: "
-                  "the connection to F&O broke: ClientConnectorError (dynamics_fo)")
+                  f"cannot reach F&O at {host}: connection refused (nothing listens there) "
+                  "(dynamics_fo)")
     assert summary == "2 recipe(s) valid, 0 with problems"  # as far as could be checked
     assert CLIENT_SECRET not in "\n".join(lines)

@@ -265,10 +265,11 @@ class ConnectionTokens:
                 self._app = await asyncio.to_thread(
                     flows.connection_app, self.connection, self._cache, self.settings.timeout_s
                 )
-            except Exception as exc:
+            except Exception as exc:  # OIDC discovery: the authority's first request
                 mapped = classify_exception(self.name, exc)
                 if mapped is None:
                     raise
+                self._transient(mapped)
                 raise mapped from None
         return self._app
 
