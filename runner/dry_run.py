@@ -326,7 +326,7 @@ async def _command(args: argparse.Namespace, registry: Registry) -> int:
     if needs_tokens(connections):
         store: Store | None = await Store.open(settings.state_url)
     else:
-        store = await open_store_for_reading(settings.state_url)
+        store = await open_store_for_reading(settings.state_url, missing_ok=True)
     tokens = token_manager_for(connections, store, settings.state_url) if store else None
     if tokens is not None:
         await tokens.start()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "RECIPE_RUNNER_"
+DEFAULT_STATE_URL = "sqlite:///state/recipe-runner.db"
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -19,7 +20,7 @@ def env(name: str, default: str | None = None) -> str | None:
 class Settings:
     recipes: list[Path] = field(default_factory=lambda: [Path("recipes")])
     connections: Path | None = None
-    state_url: str = "sqlite:///state/recipe-runner.db"
+    state_url: str = DEFAULT_STATE_URL
     worker_id: str = field(default_factory=socket.gethostname)
     claim_ttl_s: float = 60.0
     # Replicas on one PostgreSQL: a recipe's lease (and a replica's heartbeat) lapses this

@@ -1,7 +1,8 @@
 """A wrong client secret is handled the same way on a fresh state and after a restart with
 the connection already stored as invalid: ``connection.invalid`` with the code and the fix,
 the recipes paused (``recipes.paused``, ``/readyz`` lists them), and no ``poll.failed``
-warning per poll (only the one poll that found it out, on a fresh state). Fixed while the daemon was down, it resumes at once on the next start."""
+warning per poll (only the one poll that found it out, on a fresh state). Fixed while the
+daemon was down, it resumes at once on the next start."""
 
 from __future__ import annotations
 

@@ -16,9 +16,8 @@ from runner.engine.engine import RunningRecipe
 from runner.ops.context import OpsContext
 from runner.ops.health import NEEDS_A_PERSON
 from runner.ops.queue import QueueStats, queue_stats
+from runner.ops.recipe_health import recipe_health
 from runner.store import Job, JobDetail, JobStatus, RecipeState, StepRecord
-
-KEPT_LAST_GOOD = "running last good version; file has problems"
 
 MAX_SHOWN_CHARS = 4000
 RECENT_JOBS = 20
@@ -124,13 +123,8 @@ def recipe_state(running: RunningRecipe, state: RecipeState) -> tuple[str, bool]
         return "disabled by operator", False
     if running.poller.paused_reason:
         return f"paused: {running.poller.paused_reason}", False
-    if state.file_problem:
-        return f"{KEPT_LAST_GOOD}: {state.file_problem}", False
-    if state.failing:
-        return f"failing ({state.failed_polls} polls in a row): {state.last_error}", False
-    if state.last_error:
-        return f"last poll failed: {state.last_error}", False
-    return "running", True
+    health = recipe_health(state)
+    return ("running", True) if health == "ok" else (health, False)
 
 
 async def connection_rows(ops: OpsContext, now_s: float) -> list[ConnectionRow]:
