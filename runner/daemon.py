@@ -523,8 +523,7 @@ class Daemon:
         self.log.warning("recipe.kept_last_good", recipe=name, file=file, problem=first,
                          problems=len(problems),
                          message=f"running last good version; file has problems: {first}")
-        if name not in self._kept:
-            self._kept.add(name)
+        self._kept.add(name)
         await self.engine.store.set_file_problem(name, first)
 
     async def _clear_kept(self, names: list[str]) -> None:
@@ -532,6 +531,8 @@ class Daemon:
         assert self.engine is not None
         for name in [n for n in names if n in self._kept]:
             self._kept.discard(name)
+            if not self._stop.is_set():
+                self.log.info("recipe.file_fixed", recipe=name, file=self._file_of.get(name))
             try:
                 await self.engine.store.set_file_problem(name, None)
             except Exception as exc:  # the store is down: the line says it, stop goes on
