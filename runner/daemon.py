@@ -44,6 +44,7 @@ from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
+from runner.heartbeat_file import HeartbeatFile, heartbeat_path
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging, log_exception
 from runner.ops import listen_problem
@@ -82,6 +83,8 @@ class Daemon:
         self._failing: set[str] = set()  # recipes whose failing was reported
         self._kept: set[str] = set()  # recipes running a last good version (broken file)
         self.systemd = SystemdNotifier.from_env()
+        self.heartbeat = HeartbeatFile(heartbeat_path(settings.state_url,
+                                                      settings.heartbeat_file))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -94,8 +97,10 @@ class Daemon:
             return EXIT_CONFIG
         self.systemd.start_watchdog()
         store = await Store.open(self.settings.state_url)
+        self.heartbeat.start()
         if not await self._join_cluster(store):
             await store.close()
+            await self.heartbeat.stop()
             await self.systemd.stop_watchdog()
             return EXIT_CONFIG
         self.tokens = await self._start_tokens(store)
@@ -117,6 +122,7 @@ class Daemon:
             if self.tokens is not None:
                 self.tokens.close()
             await store.close()
+            await self.heartbeat.stop()
             await self.systemd.stop_watchdog()
             self.log.info("daemon.stopped")
 

@@ -1,13 +1,16 @@
 """``make demo`` / ``recipe-runner demo``: the emulator (Dataverse, Finance & Operations,
 Entra ID) with the demo tenant and a traffic generator, and the daemon running the sample
 recipes in ``recipes/`` against it (connections in ``demo/connections.yaml``: ``crm``, ``fo``
-in company ``usmf``, ``hooks``), so a newcomer sees jobs flow with no Microsoft account."""
+in company ``usmf``, ``hooks``), so a newcomer sees jobs flow with no Microsoft account.
+Both ship in the wheel (``runner/demo_files``), so ``recipe-runner demo`` works from any
+folder once installed."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 import structlog
@@ -22,8 +25,11 @@ from runner.daemon import Daemon
 from runner.logs import configure_logging
 from runner.settings import Settings, env
 
-DEMO_CONNECTIONS = Path("demo") / "connections.yaml"
-DEMO_RECIPES = Path("recipes")
+# Package data (symbolic links to recipes/ and demo/ in a checkout), so that the demo runs
+# from an installed wheel, wherever it is started.
+DEMO_FILES = Path(str(files("runner") / "demo_files"))
+DEMO_CONNECTIONS = DEMO_FILES / "connections.yaml"
+DEMO_RECIPES = DEMO_FILES / "recipes"
 
 
 def _demo_secret() -> str:

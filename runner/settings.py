@@ -36,6 +36,8 @@ class Settings:
     # Bearer token for the status page and /metrics (open on loopback when unset); required
     # to listen beyond loopback. Never shown.
     status_token: str | None = field(default=None, repr=False)
+    # touched from the event loop (runner.heartbeat_file); None: beside the state store
+    heartbeat_file: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -53,6 +55,7 @@ class Settings:
             ("log_format", "LOG_FORMAT", str), ("log_level", "LOG_LEVEL", str),
             ("listen", "LISTEN", str), ("status_token", "STATUS_TOKEN", str),
             ("token_recheck_s", "TOKEN_RECHECK_S", float),
+            ("heartbeat_file", "HEARTBEAT_FILE", str),
         ):
             raw = env(name)
             if raw:
