@@ -120,7 +120,7 @@ async def _opened(args: argparse.Namespace) -> AsyncIterator[_Context]:
     file = load_connections(path)
     key_dir = key_file_for(url).parent
     if url.startswith("sqlite"):
-        key_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file's folder
+        key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the SQLite file's folder
     async with await Store.open(url) as store:
         yield _Context(file, store, url)
 

@@ -27,7 +27,16 @@ from runner.cli_common import (
     run_command,
     settings_from,
 )
-from runner.output import human_time, indented, iso_time, one_line, pretty_json, print_json, table
+from runner.output import (
+    counted,
+    human_time,
+    indented,
+    iso_time,
+    one_line,
+    pretty_json,
+    print_json,
+    table,
+)
 from runner.recipes import Step
 from runner.redact import Redactor
 from runner.settings import Settings
@@ -234,7 +243,7 @@ async def retry_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"retried": count})
     else:
-        print(f"{count} failed job(s) set to pending")
+        print(f"{counted(count, 'failed job')} set to pending")
     return EXIT_OK
 
 

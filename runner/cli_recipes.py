@@ -48,7 +48,15 @@ from runner.connections import ConnectionsFile, DynamicsConnectionBase
 from runner.engine.backfill import BackfillSummary, backfill, backfill_spec
 from runner.ops.queue import queue_stats
 from runner.ops.recipe_health import KEPT_LAST_GOOD, recipe_health
-from runner.output import NONE_CELL, human_time, iso_time, one_line, print_json, table
+from runner.output import (
+    NONE_CELL,
+    counted,
+    human_time,
+    iso_time,
+    one_line,
+    print_json,
+    table,
+)
 from runner.recipes import LoadedRecipes, Recipe
 from runner.recipes.declared import declared_name
 from runner.runtime import ConnectionPool
@@ -343,5 +351,6 @@ def _print_backfill(args: argparse.Namespace, recipe: Recipe, summary: BackfillS
         print_json({"name": recipe.name, "since": since, "until": until, "force": args.force,
                     **summary.to_json()})
         return
-    print(f"backfill {recipe.name} [{since}, {until}): {summary.events} events, "
-          f"{summary.new_jobs} new jobs, {summary.duplicates} duplicates")
+    print(f"backfill {recipe.name} [{since}, {until}): {counted(summary.events, 'event')}, "
+          f"{counted(summary.new_jobs, 'new job')}, "
+          f"{counted(summary.duplicates, 'duplicate')}")

@@ -35,7 +35,7 @@ from runner.cli_common import (
     warn,
 )
 from runner.engine.poller import event_payload
-from runner.output import indented, pretty_json, print_json
+from runner.output import counted, indented, pretty_json, print_json
 from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
 from runner.runtime import ConnectionPool, needs_tokens, token_manager_for
@@ -361,7 +361,7 @@ def _describe_recipe(preview: RecipePreview, redactor: Redactor) -> list[str]:
     if preview.skipped or preview.error:
         return [f"{head}: {preview.skipped or 'poll failed: ' + (preview.error or '')}"]
     cursor = redactor.value(preview.cursor)
-    lines = [f"{head}, cursor {_compact(cursor)}: {len(preview.events)} event(s)"]
+    lines = [f"{head}, cursor {_compact(cursor)}: {counted(len(preview.events), 'event')}"]
     for event in preview.events:
         lines.append(f"  event {event.key} ({event.kind}): "
                      f"{_compact(redactor.value(event.record))}")

@@ -166,7 +166,7 @@ async def test_retried_job_resumes_at_the_failed_step(
     assert row["status"] == "failed"
 
     assert await cli("jobs", "retry", row["id"], *state(tmp_path)) == 0
-    assert capsys.readouterr().out.strip() == "1 failed job(s) set to pending"
+    assert capsys.readouterr().out.strip() == "1 failed job set to pending"
     (pending,) = await cli_json(capsys, "jobs", "list", *state(tmp_path))
     assert pending["status"] == "pending"
     await engine.recipes["relay"].worker.run_until_idle()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
-from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
+from runner.store.engine import READ_ONLY, create_private, create_store_engine, sqlite_file
 from runner.store.migrations import migrate
 from runner.store.outbox import PreparedEvents
 from runner.store.page_commits import PageCommits
@@ -51,10 +51,10 @@ class Store:
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, clock: Clock = time.time) -> Store:
         """Connect to ``url`` (see ``engine.normalize_url``) and apply pending migrations;
-        a SQLite file's folder is created if missing."""
+        a SQLite file and its folder are created if missing, readable by this user only."""
         database = sqlite_file(url)
         if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)
+            create_private(database)
         engine = create_store_engine(url, schema=schema)
         try:
             await migrate(engine)
