@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any
 
 from emulator import RunningEmulator
+from runner.store import ConnectionStatus, Store
 from tests.daemon_support import wait_for
-from tests.ops_support import contacts_recipe, running_daemon, write_files
-from tests.tokens_support import CLIENT_SECRET, connection, seed_tenant, write_connections
+from tests.ops_support import contacts_recipe, running_daemon, webhook_recipe, write_files
+from tests.tokens_support import (
+    CLIENT_SECRET,
+    connection,
+    seed_tenant,
+    state_url,
+    write_connections,
+)
 
 
 async def one_run(folder: Path, quiet_s: float = 1.5, until: str = "recipes.paused",
@@ -66,3 +73,17 @@ async def test_a_secret_fixed_while_the_daemon_was_down_resumes_at_the_next_star
 
     assert [e["recipes"] for e in events(logs, "recipes.resumed")] == [["fixed"]]
     assert ready == {"status": "ok", "recipes": 1}
+
+
+async def test_a_broken_connection_no_recipe_uses_does_not_degrade_readyz(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    await seed_tenant(emulator)
+    write_files(tmp_path, {"spare": connection(emulator)}, [webhook_recipe("inbound")])
+    (tmp_path / "state").mkdir(exist_ok=True)
+    async with await Store.open(state_url(tmp_path)) as store:
+        await store.set_connection_state("spare", ConnectionStatus.INVALID,
+                                         "AADSTS7000215: the client secret is wrong")
+    async with running_daemon(tmp_path) as ops:
+        status, ready = await ops.get_json("/readyz")
+    assert (status, ready) == (200, {"status": "ok", "recipes": 1})
