@@ -20,7 +20,9 @@ counted as duplicates unless ``--force`` (then each gets a new job).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +34,6 @@ from runner.cli_common import (
     UserError,
     add_recipe_options,
     add_state_options,
-    load_connections_file,
     load_operator_recipes,
     open_store_for_reading,
     open_store_for_writing,
@@ -63,6 +64,9 @@ from runner.runtime import ConnectionPool
 from runner.store import JobStatus, RecipeState, Store
 from runner.tokens import TokenManager, key_file_for, load_fernet
 
+PICKUP_S = 30.0  # a daemon checks every 2 s: longer means none runs this recipe here
+POLL_S = 0.5
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="recipes_command", required=True)
@@ -85,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read up to, not including, this moment (default: now)")
     refill.add_argument("--force", action="store_true",
                         help="make new jobs even for events already stored")
+    refill.add_argument("--wait", type=float, default=600.0, metavar="SECONDS",
+                        help="without the connection's secrets here the running daemon "
+                             "does the backfill: how long to wait for it (default 600)")
 
 
 def main(args: argparse.Namespace, registry: Registry | None = None) -> int:
@@ -295,9 +302,11 @@ def parse_moment(text: str) -> datetime:
 
 
 async def backfill_recipe(args: argparse.Namespace, registry: Registry) -> int:
+    """Here when this shell has the connection's secrets (or none is needed), else by the
+    daemon, which has them: the request goes through the store and this waits for it."""
     settings = settings_from(args)
-    connections = load_connections_file(settings)
-    loaded = load_operator_recipes(settings, registry, connections)
+    operator = operator_connections(settings)
+    loaded = load_operator_recipes(settings, registry, operator)
     recipe = loaded.recipes.get(args.name)
     if recipe is None:
         raise UserError(f"no recipe named {args.name!r}" + suggestion(args.name, loaded.recipes))
@@ -309,11 +318,48 @@ async def backfill_recipe(args: argparse.Namespace, registry: Registry) -> int:
         raise UserError(exc.message) from None
     store = await open_store_for_writing(settings.state_url)
     async with store:
-        tokens = await _token_manager(connections, store, settings.state_url)
-        summary = await _backfill_with_connection(args, recipe, spec, store, connections,
-                                                  tokens)
+        if spec.connection_types and operator.file is None and operator.missing_secrets:
+            summary = await _backfill_by_daemon(args, recipe, store, operator.missing_secrets)
+        else:
+            connections = operator.file
+            tokens = await _token_manager(connections, store, settings.state_url)
+            summary = await _backfill_with_connection(args, recipe, spec, store, connections,
+                                                      tokens)
     _print_backfill(args, recipe, summary)
     return EXIT_OK
+
+
+async def _backfill_by_daemon(args: argparse.Namespace, recipe: Recipe, store: Store,
+                              missing: list[str]) -> BackfillSummary:
+    """Queue the backfill for the daemon and wait for its outcome (``--wait``)."""
+    body = {"id": uuid.uuid4().hex, "since": args.since.isoformat(),
+            "until": args.until.isoformat() if args.until else None, "force": args.force}
+    if not await store.request_backfill(recipe.name, body):
+        raise UserError(f"a backfill of {recipe.name} is already queued for the daemon; "
+                        "wait until it has run")
+    warn(f"this shell lacks the connection's secrets ({missing[0]}); the running daemon "
+         f"does the backfill, waiting up to {args.wait:g} s")
+    started = time.monotonic()
+    while time.monotonic() - started < args.wait:
+        outcome = await store.backfill_result(recipe.name)
+        if outcome is not None and outcome.get("id") == body["id"]:
+            if not outcome["ok"]:
+                raise UserError(f"backfill of {recipe.name} stopped: {outcome['error']}")
+            return BackfillSummary(**outcome["summary"])
+        if time.monotonic() - started > PICKUP_S:
+            await _withdraw_if_untaken(store, recipe.name, body)
+        await asyncio.sleep(POLL_S)
+    raise UserError(f"the daemon is still running the backfill of {recipe.name} after "
+                    f"{args.wait:g} s; its log says when it is done (recipe.backfill_finished)")
+
+
+async def _withdraw_if_untaken(store: Store, name: str, body: dict[str, Any]) -> None:
+    """No daemon took the request in time: take it back (so none runs it later, unasked)
+    and say why; if a daemon took it meanwhile, keep waiting."""
+    if await store.take_backfill(name, body):
+        raise UserError(f"no daemon took the backfill of {name} within {PICKUP_S:g} s: is "
+                        "one running on this state store with this recipe? Or run the "
+                        "command where the connection's secrets are set")
 
 
 async def _backfill_with_connection(

@@ -42,6 +42,7 @@ from runner.cluster import (
 )
 from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
+from runner.daemon_backfills import CHECK_EVERY_S, run_requested_backfills
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
 from runner.heartbeat_file import HeartbeatFile, heartbeat_path
@@ -165,6 +166,8 @@ class Daemon:
             running.worker.start()
             self._schedule(running.recipe)
         self._schedule_token_upkeep()
+        self.scheduler.add_job(self._requested_backfills, "interval", seconds=CHECK_EVERY_S,
+                               id="operator:backfills", coalesce=True, max_instances=1)
         await self._start_cluster_loops()
         self.log.info(
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
@@ -336,6 +339,17 @@ class Daemon:
                 self.log.warning("poll.lease_lost", recipe=name, epoch=epoch)
         except Exception as exc:  # the store is unreachable: the next tick decides
             self.log.warning("cluster.confirm_failed", recipe=name, error=str(exc))
+
+    async def _requested_backfills(self) -> None:
+        """Backfills an operator queued from a shell without the connections' secrets."""
+        assert self.engine is not None and self.cluster is not None
+        coordinator = self.cluster.coordinator
+        try:
+            await run_requested_backfills(self.engine, self.registry,
+                                          lambda name: coordinator.epoch_for(name) is not None,
+                                          self.log)
+        except Exception as exc:  # the store is down: the next check tries again
+            self.log.warning("recipe.backfill_check_failed", error=str(exc))
 
     async def _track_failures(self, name: str, error: str | None) -> None:
         """Escalate a recipe whose polls keep failing to one error line (and say when it

@@ -73,21 +73,26 @@ def _jobs_v1() -> Table:
     return table
 
 
+MIGRATION_6_COLUMNS = ("failed_polls", "file_problem", "backfill_request", "backfill_result")
+
+
 def _recipe_states_v2() -> Table:
     """``recipe_states`` as migrations 2–5 made it: without the columns of migration 6."""
     table = Table("recipe_states", MetaData())
     for column in recipe_states.columns:
-        if column.name not in ("failed_polls", "file_problem"):
+        if column.name not in MIGRATION_6_COLUMNS:
             table.append_column(column._copy())
     return table
 
 
 def _add_recipe_health(conn: Connection) -> None:
     """Failed polls in a row and a kept version's file problem, so that the daemon's log,
-    the status page, ``/readyz`` and ``recipes list`` tell one story."""
+    the status page, ``/readyz`` and ``recipes list`` tell one story; and backfill requests
+    an operator hands to the daemon (which has the connections' secrets)."""
     conn.exec_driver_sql(
         "ALTER TABLE recipe_states ADD COLUMN failed_polls INTEGER NOT NULL DEFAULT 0")
-    conn.exec_driver_sql("ALTER TABLE recipe_states ADD COLUMN file_problem TEXT")
+    for column in MIGRATION_6_COLUMNS[1:]:
+        conn.exec_driver_sql(f"ALTER TABLE recipe_states ADD COLUMN {column} TEXT")
 
 
 def _drop_status_indexes(conn: Connection) -> None:
@@ -130,7 +135,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "replicas and recipe leases", _create(replicas, leases)),
     Migration(4, "jobs deduplicated by their id alone", _drop_event_key_unique),
     Migration(5, "no status-led indexes on jobs", _drop_status_indexes),
-    Migration(6, "failed polls in a row and kept-version problems per recipe",
+    Migration(6, "failed polls, kept-version problems and backfill requests per recipe",
               _add_recipe_health),
 )
 

@@ -117,6 +117,10 @@ recipe_states = Table(
     # set while the daemon runs the last good version because the file now has problems:
     # the first problem, ``file:line:col: message``
     Column("file_problem", Text),
+    # `recipes backfill` from a shell without the connection's secrets hands the work to
+    # the daemon: the request (JSON, taken by one replica) and the last result (JSON)
+    Column("backfill_request", Text),
+    Column("backfill_result", Text),
 )
 
 # -- several replicas on one database (runner/cluster) --------------------------------

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from runner.store import cursors, history, jobs, outbox, recipes, steps, tokens
+from runner.store import backfills, cursors, history, jobs, outbox, recipes, steps, tokens
 from runner.store.engine import READ_ONLY, create_private, create_store_engine, sqlite_file
 from runner.store.migrations import migrate
 from runner.store.outbox import PreparedEvents
@@ -265,6 +265,28 @@ class Store:
         """See ``recipes.set_file_problem``."""
         async with self._write() as conn:
             await recipes.set_file_problem(conn, recipe, problem, self._clock())
+
+    # -- backfills handed to the daemon (see backfills.py) ------------------------------
+
+    async def request_backfill(self, recipe: str, body: dict[str, Any]) -> bool:
+        async with self._write() as conn:
+            return await backfills.request(conn, recipe, body, self._clock())
+
+    async def pending_backfills(self) -> dict[str, dict[str, Any]]:
+        async with self._read() as conn:
+            return await backfills.pending(conn)
+
+    async def take_backfill(self, recipe: str, body: dict[str, Any]) -> bool:
+        async with self._write() as conn:
+            return await backfills.take(conn, recipe, body, self._clock())
+
+    async def finish_backfill(self, recipe: str, outcome: dict[str, Any]) -> None:
+        async with self._write() as conn:
+            await backfills.finish(conn, recipe, outcome, self._clock())
+
+    async def backfill_result(self, recipe: str) -> dict[str, Any] | None:
+        async with self._read() as conn:
+            return await backfills.result(conn, recipe)
 
     async def record_poll_outcome(self, recipe: str, error: str | None = None) -> None:
         async with self._write() as conn:
