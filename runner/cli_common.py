@@ -209,7 +209,9 @@ def operator_connections(settings: Settings) -> OperatorConnections:
         warn(f"connections file has problems, recipes are listed without checking their "
              f"connections: {check.errors[0]}")
         return OperatorConnections(None, None, missing)
-    return OperatorConnections(check.types, check.file, missing)
+    # With a secret missing, the typed file holds the reference's text in its place: fine
+    # for names and types, never to sign in with.
+    return OperatorConnections(check.types, None if missing else check.file, missing)
 
 
 def redactor_for(connections: ConnectionsFile | None) -> Redactor:
