@@ -43,6 +43,7 @@ from runner.cluster import (
 from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.daemon_backfills import CHECK_EVERY_S, run_requested_backfills
+from runner.daemon_health import RecipeHealth
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
 from runner.heartbeat_file import HeartbeatFile, heartbeat_path
@@ -80,9 +81,7 @@ class Daemon:
         self.cluster: CoordinatorLoop | None = None
         self._leased: tuple[str, ...] = ()  # recipes to share out (read by self.cluster)
         self._polls: set[asyncio.Task[object]] = set()  # polls in flight
-        self._overran: set[str] = set()  # scheduler jobs whose overrun was reported
-        self._failing: set[str] = set()  # recipes whose failing was reported
-        self._kept: set[str] = set()  # recipes running a last good version (broken file)
+        self.health = RecipeHealth(self.log)
         self.systemd = SystemdNotifier.from_env()
         self.heartbeat = HeartbeatFile(heartbeat_path(settings.state_url,
                                                       settings.heartbeat_file))
@@ -117,7 +116,8 @@ class Daemon:
                 return await self._burst()
             return await self._serve()
         finally:
-            await self._clear_kept(list(self._kept))
+            await self.health.clear_kept(self.engine, list(self.health.kept),
+                                         files=self._file_of, fixed=False)
             await self.engine.stop(self.settings.grace_s)
             await self._leave_cluster()
             if self.tokens is not None:
@@ -208,18 +208,7 @@ class Daemon:
         return None
 
     def _on_overrun(self, event: JobSubmissionEvent) -> None:
-        """A scheduled run came while the previous one still ran, so it was skipped: said
-        once per overrunning poll (APScheduler's own text is dropped, see runner.logs)."""
-        if event.job_id in self._overran:
-            return
-        self._overran.add(event.job_id)
-        running = self.engine.recipes.get(event.job_id) if self.engine else None
-        if running is None:
-            self.log.info("task.overran", task=event.job_id)
-            return
-        self.log.warning("poll.overran", recipe=event.job_id,
-                         poll_interval_s=running.recipe.trigger.poll_interval_s,
-                         reason="the previous poll is still running; the next one waits")
+        self.health.overran(self.engine, event.job_id)  # APScheduler's text: see runner.logs
 
     async def _wait_for_stop_or_reload(self) -> None:
         stop = asyncio.create_task(self._stop.wait())
@@ -314,7 +303,7 @@ class Daemon:
             log_exception("poll.crashed", exc, recipe=name)
         finally:
             self._polls.discard(task)  # type: ignore[arg-type]
-            self._overran.discard(name)
+            self.health.poll_ended(name)
 
     async def _finish_polls(self) -> None:
         """Let polls in flight commit before the store closes (within the grace period)."""
@@ -331,7 +320,7 @@ class Daemon:
             return
         summary = await running.poller.poll_once(expected_epoch=epoch)
         if summary.skipped is None:
-            await self._track_failures(name, summary.error)
+            await self.health.poll_finished(self.engine, name, summary.error)
         if not summary.error:
             return
         try:
@@ -350,21 +339,6 @@ class Daemon:
                                           self.log)
         except Exception as exc:  # the store is down: the next check tries again
             self.log.warning("recipe.backfill_check_failed", error=str(exc))
-
-    async def _track_failures(self, name: str, error: str | None) -> None:
-        """Escalate a recipe whose polls keep failing to one error line (and say when it
-        recovers); the count lives in the store, so every view agrees."""
-        assert self.engine is not None
-        if error is None:
-            if name in self._failing:
-                self._failing.discard(name)
-                self.log.info("recipe.recovered", recipe=name)
-            return
-        state = await self.engine.store.get_recipe_state(name)
-        if state.failing and name not in self._failing:
-            self._failing.add(name)
-            self.log.error("recipe.failing", recipe=name, failed_polls=state.failed_polls,
-                           error=error)
 
     # -- connections and their tokens -----------------------------------------------------
 
@@ -511,7 +485,7 @@ class Daemon:
         for name in list(current):
             new = loaded.recipes.get(name)
             if new is None and self._file_of.get(name) in broken:
-                await self._keep_last_good(name, loaded)
+                await self.health.keep_last_good(self.engine, name, self._file_of[name], loaded)
                 continue
             if (
                 new is None
@@ -526,37 +500,12 @@ class Daemon:
             recipes={n: r for n, r in loaded.recipes.items() if n not in self.engine.recipes}
         )
         self._apply(fresh, start=True)
-        await self._clear_kept([n for n in loaded.recipes if n in self._kept])
+        await self.health.clear_kept(self.engine, list(loaded.recipes), files=self._file_of,
+                                     fixed=True)
         if self.cluster is not None:
             self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
         self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
-
-    async def _keep_last_good(self, name: str, loaded: LoadedRecipes) -> None:
-        """The file of a running recipe broke: keep running the last good version, and say
-        so the same way everywhere (this line, the store for the status page, ``/readyz``
-        and ``recipes list``)."""
-        assert self.engine is not None
-        file = self._file_of[name]
-        problems = [p for p in loaded.problems if p.file == file and p.is_error]
-        first = str(problems[0]) if problems else f"{file}: does not load"
-        self.log.warning("recipe.kept_last_good", recipe=name, file=file, problem=first,
-                         problems=len(problems),
-                         message=f"running last good version; file has problems: {first}")
-        self._kept.add(name)
-        await self.engine.store.set_file_problem(name, first)
-
-    async def _clear_kept(self, names: list[str]) -> None:
-        """These recipes no longer run a kept version (their file loads, or we stop)."""
-        assert self.engine is not None
-        for name in [n for n in names if n in self._kept]:
-            self._kept.discard(name)
-            if not self._stop.is_set():
-                self.log.info("recipe.file_fixed", recipe=name, file=self._file_of.get(name))
-            try:
-                await self.engine.store.set_file_problem(name, None)
-            except Exception as exc:  # the store is down: the line says it, stop goes on
-                self.log.warning("recipe.kept_state_not_cleared", recipe=name, error=str(exc))
 
     async def _reload_connections(self) -> set[str]:
         """Re-read the connections file; a broken file keeps the last good one. Returns the
