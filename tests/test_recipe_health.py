@@ -94,6 +94,7 @@ async def test_a_broken_edit_reads_the_same_in_the_log_the_page_and_recipes_list
         path.write_text(good.replace("dynamics365.request", "dynamics365.reqest"))
         kept = await wait_for(ops.logs, lambda e: e["event"] == "recipe.kept_last_good")
         shown = await page_state(ops, "edited")
+        _, ready = await ops.get_json("/readyz")
         listed = await recipes_list(tmp_path)
 
         path.write_text(good)
@@ -107,6 +108,8 @@ async def test_a_broken_edit_reads_the_same_in_the_log_the_page_and_recipes_list
     assert kept["recipe"] == "edited" and kept["message"].startswith(words)
     assert "unknown action type 'dynamics365.reqest'" in kept["problem"]
     assert shown.startswith(words) and "dynamics365.reqest" in shown
+    assert ready["status"] == "degraded" and "dynamics365.reqest" in ready["kept_last_good"][
+        "edited"]
     assert listed["edited"]["state"].startswith(words) and listed["edited"]["enabled"] is True
     assert "dynamics365.reqest" in listed["edited"]["state"]
     assert shown_after == "running" and listed_after["edited"]["state"] == "ok"

@@ -13,7 +13,9 @@
   * ``unreachable_connections``: ``{name: why}`` when the last token request failed for now
     (identity provider unreachable, TLS not trusted, 5xx);
   * ``failing_recipes``: ``{name: last error}`` for recipes whose polls failed
-    ``FAILING_AFTER_POLLS`` times in a row (e.g. a wrong table).
+    ``FAILING_AFTER_POLLS`` times in a row (e.g. a wrong table);
+  * ``kept_last_good``: ``{name: first problem}`` for recipes running their last good
+    version because an edit broke the file.
 
   Connections no loaded recipe uses are left out. Else 200 ``{"status": "ok"}``.
 """
@@ -52,10 +54,12 @@ async def readyz(request: web.Request) -> web.Response:
     unreachable = unreachable_connections(ops)
     if unreachable:
         body["unreachable_connections"] = unreachable
-    failing = await failing_recipes(ops)
+    failing, kept = await recipe_problems(ops)
     if failing:
         body["failing_recipes"] = failing
-    if invalid or unreachable or failing:
+    if kept:
+        body["kept_last_good"] = kept
+    if invalid or unreachable or failing or kept:
         body["status"] = "degraded"
     return web.json_response(ops.redactor.value(body))
 
@@ -93,11 +97,14 @@ def unreachable_connections(ops: OpsContext) -> dict[str, str]:
             if name in used}
 
 
-async def failing_recipes(ops: OpsContext) -> dict[str, str]:
-    """Loaded recipe → its last poll error, for those whose polls keep failing."""
-    failing = {}
+async def recipe_problems(ops: OpsContext) -> tuple[dict[str, str], dict[str, str]]:
+    """Loaded recipes whose polls keep failing (→ last poll error), and those running their
+    last good version because the file now has problems (→ the first problem)."""
+    failing, kept = {}, {}
     for name in sorted(ops.engine.recipes):
         state = await ops.engine.store.get_recipe_state(name)
         if state.failing:
             failing[name] = state.last_error or "polls fail"
-    return failing
+        if state.file_problem:
+            kept[name] = state.file_problem
+    return failing, kept
