@@ -48,6 +48,17 @@ async def finish(process: asyncio.subprocess.Process,
     return json_lines(stdout.decode(), "stdout"), json_lines(stderr.decode(), "stderr")
 
 
+async def until_line(stream: asyncio.StreamReader, needle: str, timeout_s: float = 40) -> str:
+    """Everything ``stream`` printed up to and including the first line holding ``needle``."""
+    text = ""
+    async with asyncio.timeout(timeout_s):
+        while needle not in text:
+            line = await stream.readline()
+            assert line, f"the stream ended before {needle}:\n{text[-3000:]}"
+            text += line.decode()
+    return text
+
+
 async def test_a_taken_port_is_one_cannot_start_line_and_exit_2(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -92,9 +103,14 @@ async def test_unreachable_host_overrun_and_sigterm_mid_poll_write_only_json(
             assert resp.status < 300
     process = await daemon(*args, RECIPE_RUNNER_LISTEN="127.0.0.1:0",
                            RECIPE_RUNNER_LOG_LEVEL="debug")
-    await asyncio.sleep(4.0)  # six pages at 0.4 s each: the 1 s interval overruns
-    process.send_signal(15)
-    out, err = await finish(process)
+    assert process.stdout is not None and process.stderr is not None
+    stderr = asyncio.create_task(process.stderr.read())
+    seen = await until_line(process.stdout, '"poll.overran"')  # six pages at 0.4 s each
+    process.send_signal(15)  # while that poll is still storing its pages
+    rest = await asyncio.wait_for(process.stdout.read(), 30)
+    await asyncio.wait_for(process.wait(), 30)
+    out = json_lines(seen + rest.decode(), "stdout")
+    err = json_lines((await stderr).decode(), "stderr")
 
     assert process.returncode == 0
     events = out + err
