@@ -231,7 +231,7 @@ async def _test(ctx: _Context, args: argparse.Namespace, out: Print) -> int:
     state = await ctx.store.get_connection_state(args.name)
     tokens = ConnectionTokens(args.name, conn, CacheStore(ctx.store, fernet, args.name))
     try:
-        await tokens.start(state.state if state else None)
+        await tokens.start(state.state if state else None, announce=False)
         report = await _probe(tokens, conn)
     except ConnectorError as exc:
         document = {"connection": args.name, "ok": False, "error": type(exc).__name__,

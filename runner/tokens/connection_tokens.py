@@ -92,14 +92,16 @@ class ConnectionTokens:
     # -- lifecycle ------------------------------------------------------------------
 
     async def start(self, stored_state: ConnectionStatus | None,
-                    stored_reason: str | None = None) -> None:
+                    stored_reason: str | None = None, *, announce: bool = True) -> None:
         """Adopt the stored state; an authorization_code connection with no cache is
         ``never_signed_in``. A state that needs a person is announced exactly as when it
         happened (``connection.invalid`` with code, meaning and fix): after a restart the
-        operator sees the same line as the first time."""
+        operator sees the same line as the first time (``announce=False``: a command that
+        is about to try the connection anyway, ``connections test``)."""
         self.status, self.reason = stored_state, stored_reason
         if stored_state in NEEDS_A_PERSON:
-            self._announce(stored_state, _code_of(stored_reason))
+            if announce:
+                self._announce(stored_state, _code_of(stored_reason))
         elif (stored_state is None and self.connection.auth == "authorization_code"
                 and await self._caches.store.load_token_cache(self.name) is None):
             await self._set_status(ConnectionStatus.NEVER_SIGNED_IN, NEVER_SIGNED_IN)
