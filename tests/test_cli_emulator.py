@@ -28,16 +28,21 @@ async def command(*argv: str, tmp_path: Path) -> asyncio.subprocess.Process:
 async def test_emulator_logs_json_lines_and_stops_on_sigterm(tmp_path: Path) -> None:
     process = await command("emulator", "--port", "0", tmp_path=tmp_path)
     assert process.stdout is not None
-    first = json_lines((await asyncio.wait_for(process.stdout.readline(), 30)).decode(),
-                       "stdout")[0]
-    assert first["event"] == "emulator.listening"
-    context = ssl.create_default_context(cafile=first["ca_file"])
-    connector = aiohttp.TCPConnector(ssl=context)
-    async with aiohttp.ClientSession(connector=connector) as http, \
-            http.get(first["url"] + "/api/data/v9.2/contacts") as resp:
-        assert resp.status == 401  # no token: the emulator answers as Dataverse does
-    process.send_signal(15)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    try:
+        first = json_lines((await asyncio.wait_for(process.stdout.readline(), 30)).decode(),
+                           "stdout")[0]
+        assert first["event"] == "emulator.listening"
+        context = ssl.create_default_context(cafile=first["ca_file"])
+        connector = aiohttp.TCPConnector(ssl=context)
+        async with aiohttp.ClientSession(connector=connector) as http, \
+                http.get(first["url"] + "/api/data/v9.2/contacts") as resp:
+            assert resp.status == 401  # no token: the emulator answers as Dataverse does
+        process.send_signal(15)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
     assert process.returncode == 0
     events = json_lines(stdout.decode(), "stdout") + json_lines(stderr.decode(), "stderr")

@@ -105,10 +105,15 @@ async def test_unreachable_host_overrun_and_sigterm_mid_poll_write_only_json(
                            RECIPE_RUNNER_LOG_LEVEL="debug")
     assert process.stdout is not None and process.stderr is not None
     stderr = asyncio.create_task(process.stderr.read())
-    seen = await until_line(process.stdout, '"poll.overran"')  # six pages at 0.4 s each
-    process.send_signal(15)  # while that poll is still storing its pages
-    rest = await asyncio.wait_for(process.stdout.read(), 30)
-    await asyncio.wait_for(process.wait(), 30)
+    try:
+        seen = await until_line(process.stdout, '"poll.overran"')  # six pages at 0.4 s each
+        process.send_signal(15)  # while that poll is still storing its pages
+        rest = await asyncio.wait_for(process.stdout.read(), 30)
+        await asyncio.wait_for(process.wait(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
     out = json_lines(seen + rest.decode(), "stdout")
     err = json_lines((await stderr).decode(), "stderr")
 
