@@ -17,9 +17,13 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY docs/ docs/
 COPY runner/ runner/
 COPY connectors/ connectors/
 COPY emulator/ emulator/
+# runner/demo_files links to these: the demo's recipes and connections are package data
+COPY recipes/ recipes/
+COPY demo/ demo/
 RUN python -m pip wheel --wheel-dir /wheels .
 
 # -- final: a virtualenv with only the runtime packages, no pip, no build tools ------------
@@ -37,7 +41,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     RECIPE_RUNNER_GRACE_S=8
 # LISTEN stays on loopback so the image starts without a status token (HEALTHCHECK runs
 # inside the container). To publish 9464 (webhooks, /metrics, the status page) set
-# RECIPE_RUNNER_LISTEN=0.0.0.0:9464 and RECIPE_RUNNER_STATUS_TOKEN.
+# RECIPE_RUNNER_LISTEN=0.0.0.0:9464 and RECIPE_RUNNER_STATUS_TOKEN. With LISTEN=off the
+# HEALTHCHECK checks the heartbeat file the daemon touches beside its state instead.
+# No connections file is shipped: mount yours at /etc/recipe-runner/connections (a recipe
+# naming a connection it does not find is reported as such, not as "unknown").
 # GRACE_S=8: `docker stop` sends SIGKILL after 10 s; raise both (--stop-timeout) together.
 
 RUN groupadd --system --gid "${APP_UID}" recipe-runner \
@@ -49,7 +56,6 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
  && python -m pip --python /opt/recipe-runner/bin/python install --no-cache-dir \
       --no-index --find-links=/wheels /wheels/recipe_runner-*.whl \
  && mkdir -p /etc/recipe-runner/recipes /etc/recipe-runner/connections /var/lib/recipe-runner \
- && printf 'connections: {}\n' > /etc/recipe-runner/connections/connections.yaml \
  && chown "${APP_UID}:${APP_UID}" /var/lib/recipe-runner \
  && chmod 0700 /var/lib/recipe-runner
 

@@ -122,6 +122,8 @@ async def insert_rows(http: aiohttp.ClientSession, base_url: str, table: str, st
 async def _serve(tls_dir: Path, overrides: dict[str, Any]) -> None:
     from emulator import EmulatorConfig, running_emulator
 
+    if overrides.get("seed_path"):
+        overrides["seed_path"] = Path(overrides["seed_path"])  # JSON carried it as text
     config = EmulatorConfig(port=0, tls_dir=tls_dir, **overrides)
     async with running_emulator(config) as emu:
         token = emu.state.signer.sign({"aud": emu.base_url, "exp": int(time.time()) + 7200,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -58,9 +59,13 @@ class RequestLog:
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.records: deque[RequestRecord] = deque(maxlen=capacity)
+        # called with each new record, e.g. by `recipe-runner emulator` to log it as JSON
+        self.listeners: list[Callable[[RequestRecord], None]] = []
 
     def add(self, record: RequestRecord) -> None:
         self.records.append(record)
+        for listener in self.listeners:
+            listener(record)
 
     def find(self, matcher: RequestMatcher, limit: int) -> list[RequestRecord]:
         """The newest ``limit`` records that match, oldest first."""

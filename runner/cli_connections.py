@@ -25,15 +25,18 @@ from typing import Any
 
 import aiohttp
 import msal
+import yaml
 from cryptography.fernet import Fernet
 
 from connectors.errors import ConnectorError
+from connectors.network import describe
+from runner.cli_common import UserError, open_store_for_reading
 from runner.config.problems import ConfigError
 from runner.connections import (
     ConnectionsFile,
     Dynamics365Connection,
     DynamicsConnectionBase,
-    HttpConnection,
+    check_connections,
     load_connections,
 )
 from runner.store import Store
@@ -42,6 +45,7 @@ from runner.tokens.flows import access_token_expiry_s
 from runner.tokens.login import login
 
 CONNECTIONS_ENV, STATE_ENV = "RECIPE_RUNNER_CONNECTIONS", "RECIPE_RUNNER_STATE"
+OAUTH_TYPES = frozenset({"dynamics365", "dynamics_fo"})
 DEFAULT_CONNECTIONS, DEFAULT_STATE = "connections.yaml", "sqlite:///state/recipe-runner.db"
 Print = Callable[[str], None]
 
@@ -74,10 +78,15 @@ def _print(text: str) -> None:
 
 async def run(args: argparse.Namespace, out: Print = _print) -> int:
     """Run one ``connections`` command; the exit code."""
-    command = {"list": _list, "test": _test, "login": _login}[args.connections_command]
     try:
+        if args.connections_command == "list":
+            return await _list(args, out)
+        command = {"test": _test, "login": _login}[args.connections_command]
         async with _opened(args) as ctx:
             return await command(ctx, args, out)
+    except UserError as exc:
+        _emit(args, out, {"ok": False, "error": "usage", "message": str(exc)},
+              f"error: {exc}")
     except ConfigError as exc:
         _emit(args, out, {"ok": False, "error": "config", "problems": [str(p) for p in
                                                                       exc.problems]},
@@ -98,14 +107,20 @@ class _Context:
         return load_fernet(key_file_for(self.state_url), create=create)
 
 
+def _locations(args: argparse.Namespace) -> tuple[Path, str]:
+    path = args.connections or os.environ.get(CONNECTIONS_ENV) or DEFAULT_CONNECTIONS
+    return Path(path), args.state or os.environ.get(STATE_ENV) or DEFAULT_STATE
+
+
 @asynccontextmanager
 async def _opened(args: argparse.Namespace) -> AsyncIterator[_Context]:
-    path = args.connections or os.environ.get(CONNECTIONS_ENV) or DEFAULT_CONNECTIONS
-    url = args.state or os.environ.get(STATE_ENV) or DEFAULT_STATE
-    file = load_connections(Path(path))
+    """For ``test`` and ``login``: the file with its secrets, the store (created on first
+    use: a sign-in may well come before the daemon's first start)."""
+    path, url = _locations(args)
+    file = load_connections(path)
     key_dir = key_file_for(url).parent
     if url.startswith("sqlite"):
-        key_dir.mkdir(parents=True, exist_ok=True)  # the SQLite file's folder
+        key_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # the SQLite file's folder
     async with await Store.open(url) as store:
         yield _Context(file, store, url)
 
@@ -126,40 +141,60 @@ def _dynamics(ctx: _Context, name: str) -> DynamicsConnectionBase:
 
 # -- list ------------------------------------------------------------------------------
 
-async def _list(ctx: _Context, args: argparse.Namespace, out: Print) -> int:
-    states = {s.connection: s for s in await ctx.store.list_connection_states()}
-    fernet = _quiet_fernet(ctx)
-    rows = []
-    for name, conn in ctx.file.connections.items():
-        row = {"name": name, "type": conn.type, "auth": conn.auth,
-               "environment": _environment(conn), "state": "-", "reason": None,
-               "token_expires_at": None, "last_refresh_at": None}
-        if name in states:
-            row["state"], row["reason"] = states[name].state.value, states[name].reason
-        if isinstance(conn, DynamicsConnectionBase):
-            await _add_cache_facts(ctx, fernet, name, conn, row)
-        rows.append(row)
+async def _list(args: argparse.Namespace, out: Print) -> int:
+    """Every connection with its state and token facts. Needs neither the connections'
+    secrets (an operator's shell rarely has them) nor writes anything."""
+    path, url = _locations(args)
+    outlines = connection_outlines(path)
+    store = await open_store_for_reading(url)
+    assert store is not None
+    async with store:
+        states = {s.connection: s for s in await store.list_connection_states()}
+        fernet = _quiet_fernet(url)
+        rows = []
+        for outline in outlines:
+            row = {**outline, "state": "-", "reason": None, "token_expires_at": None,
+                   "last_refresh_at": None}
+            name = outline["name"]
+            if name in states:
+                row["state"], row["reason"] = states[name].state.value, states[name].reason
+            if outline["type"] in OAUTH_TYPES:
+                await _add_cache_facts(store, fernet, name, outline["auth"], row)
+            rows.append(row)
     _emit(args, out, {"connections": rows}, _table(rows))
     return 0
 
 
-def _quiet_fernet(ctx: _Context) -> Fernet | None:
+def connection_outlines(path: Path) -> list[dict[str, str]]:
+    """Name, type, auth and environment of each connection, read without resolving a
+    secret; a file with problems (other than secrets missing here) is a ``ConfigError``."""
+    if not path.exists():
+        raise UserError(f"no connections file at {path.resolve()}; point at it with "
+                        f"--connections or {CONNECTIONS_ENV}")
+    check = check_connections(path, secrets_required=False)
+    if check.errors:
+        raise ConfigError(check.errors)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    outlines = []
+    for name, conn_type in check.types.items():
+        fields = raw.get("connections", {}).get(name) or {}
+        where = fields.get("base_url") if conn_type == "http" else fields.get("environment")
+        outlines.append({"name": name, "type": conn_type,
+                         "auth": str(fields.get("auth") or "-"), "environment": str(where or "-")})
+    return outlines
+
+
+def _quiet_fernet(url: str) -> Fernet | None:
     try:
-        return ctx.fernet(create=False)
+        return load_fernet(key_file_for(url), create=False)
     except SecretKeyError:
         return None
 
 
-def _environment(conn: object) -> str:
-    if isinstance(conn, HttpConnection):
-        return conn.base_url
-    return conn.environment if isinstance(conn, DynamicsConnectionBase) else "-"
-
-
-async def _add_cache_facts(ctx: _Context, fernet: Fernet | None, name: str,
-                           conn: DynamicsConnectionBase, row: dict[str, Any]) -> None:
-    stored = await CacheStore(ctx.store, fernet, name).load() if fernet else None
-    if stored is None and row["state"] == "-" and conn.auth == "authorization_code":
+async def _add_cache_facts(store: Store, fernet: Fernet | None, name: str, auth: str,
+                           row: dict[str, Any]) -> None:
+    stored = await CacheStore(store, fernet, name).load() if fernet else None
+    if stored is None and row["state"] == "-" and auth == "authorization_code":
         row["state"] = "never_signed_in"
     if stored is None:
         return
@@ -196,7 +231,7 @@ async def _test(ctx: _Context, args: argparse.Namespace, out: Print) -> int:
     state = await ctx.store.get_connection_state(args.name)
     tokens = ConnectionTokens(args.name, conn, CacheStore(ctx.store, fernet, args.name))
     try:
-        await tokens.start(state.state if state else None)
+        await tokens.start(state.state if state else None, announce=False)
         report = await _probe(tokens, conn)
     except ConnectorError as exc:
         document = {"connection": args.name, "ok": False, "error": type(exc).__name__,
@@ -237,8 +272,9 @@ async def _who_am_i(conn: Dynamics365Connection, token: str) -> tuple[int, dict[
             async with http.get(f"{conn.api_base_url}WhoAmI", headers=headers) as resp:
                 body = await resp.json(content_type=None) if resp.status == 200 else {}
                 return resp.status, body
-        except aiohttp.ClientError as exc:
-            raise ConnectorError(f"WhoAmI failed: {type(exc).__name__}") from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            where = describe(exc, f"{conn.api_base_url}WhoAmI")
+            raise ConnectorError(f"WhoAmI failed: cannot reach Dataverse at {where}") from None
 
 
 def _ms_since(started: float) -> int:

@@ -10,25 +10,40 @@ the step that failed, after the steps that had completed.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import re
 from typing import Any
 
+from connectors.catalog import default_registry
 from runner.cli_common import (
     EXIT_OK,
     UserError,
+    add_recipe_options,
     add_state_options,
-    load_connections_file,
+    load_operator_recipes,
     open_store_for_reading,
     open_store_for_writing,
+    operator_connections,
     redactor_for,
     run_command,
     settings_from,
 )
-from runner.output import human_time, indented, iso_time, one_line, pretty_json, print_json, table
+from runner.output import (
+    counted,
+    human_time,
+    indented,
+    iso_time,
+    one_line,
+    pretty_json,
+    print_json,
+    table,
+)
+from runner.recipes import Step
 from runner.redact import Redactor
+from runner.settings import Settings
 from runner.store import Job, JobDetail, JobStatus, StepRecord, Store
 
 DEFAULT_LIMIT = 50
+LOOP_INDEX = re.compile(r"\]\[\d+\]")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          help=f"at most N jobs (default {DEFAULT_LIMIT})")
     show = sub.add_parser("show", help="one job: trigger payload and every step")
     add_state_options(show)
-    show.add_argument("--connections", type=Path, help="connections file whose secrets are masked")
+    add_recipe_options(show)  # the recipe's step ids label its steps; its secrets are masked
     show.add_argument("job_id", metavar="ID")
     retry = sub.add_parser("retry", help="failed jobs become pending (resume at the failed step)")
     add_state_options(retry)
@@ -62,11 +77,10 @@ async def list_jobs(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UserError("--limit must be at least 1")
     store = await open_store_for_reading(settings_from(args).state_url)
-    found: list[Job] = []
-    if store is not None:
-        async with store:
-            status = JobStatus(args.status) if args.status else None
-            found = await store.list_jobs(args.recipe, status, args.limit)
+    assert store is not None
+    async with store:
+        status = JobStatus(args.status) if args.status else None
+        found = await store.list_jobs(args.recipe, status, args.limit)
     if args.json:
         print_json([job_summary(job) for job in found])
     elif found:
@@ -100,15 +114,14 @@ def job_summary(job: Job) -> dict[str, Any]:
 
 async def show_job(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    redactor = redactor_for(load_connections_file(settings))
+    redactor = redactor_for(operator_connections(settings).file)
     store = await open_store_for_reading(settings.state_url)
-    detail = None
-    if store is not None:
-        async with store:
-            detail = await store.get_job(args.job_id)
+    assert store is not None
+    async with store:
+        detail = await store.get_job(args.job_id)
     if detail is None:
         raise UserError(f"no job with id {args.job_id!r} (see `recipe-runner jobs list`)")
-    document = job_document(detail, redactor)
+    document = job_document(detail, redactor, step_ids(settings, detail.job.recipe))
     if args.json:
         print_json(document)
     else:
@@ -116,7 +129,36 @@ async def show_job(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def job_document(detail: JobDetail, redactor: Redactor) -> dict[str, Any]:
+def step_ids(settings: Settings, recipe: str) -> dict[str, str]:
+    """Step path → the step's ``id`` in the recipe's current file (empty when the recipe
+    cannot be read from here: the steps are then shown by path only)."""
+    try:
+        loaded = load_operator_recipes(settings, default_registry(), None)
+    except UserError:
+        return {}
+    found = loaded.recipes.get(recipe)
+    ids: dict[str, str] = {}
+
+    def walk(steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            if step.id:
+                ids[step.path] = step.id
+            walk(getattr(step, "steps", ()))
+            handlers = getattr(step, "on_error", None)
+            if isinstance(handlers, tuple):
+                walk(handlers)
+
+    walk(found.steps if found else ())
+    return ids
+
+
+def _step_id(path: str, ids: dict[str, str]) -> str | None:
+    """The id of the step at ``path`` (loop indices, ``[2]`` after a ``for_each``, ignored)."""
+    return ids.get(LOOP_INDEX.sub("]", path))
+
+
+def job_document(detail: JobDetail, redactor: Redactor,
+                 ids: dict[str, str] | None = None) -> dict[str, Any]:
     """The job and its steps as JSON, with every secret masked."""
     job = detail.job
     document = {
@@ -126,18 +168,20 @@ def job_document(detail: JobDetail, redactor: Redactor) -> dict[str, Any]:
         "claimed_by": job.claimed_by,
         "replay": job.replay,
         "payload": job.payload,
-        "steps": [_step_document(step) for step in detail.steps],
+        "steps": [_step_document(step, _step_id(step.path, ids or {}))
+                  for step in detail.steps],
     }
     masked: dict[str, Any] = redactor.value(document)
     return masked
 
 
-def _step_document(step: StepRecord) -> dict[str, Any]:
+def _step_document(step: StepRecord, step_id: str | None = None) -> dict[str, Any]:
     duration_ms = None
     # The engine records most steps once they finished: start == finish says "unknown".
     if step.finished_at is not None and step.finished_at > step.started_at:
         duration_ms = round((step.finished_at - step.started_at) * 1000, 1)
     return {
+        "id": step_id,
         "path": step.path,
         "status": step.status.value,
         "attempts": step.attempts,
@@ -171,7 +215,8 @@ def _describe(document: dict[str, Any]) -> str:
 def _describe_step(step: dict[str, Any]) -> list[str]:
     took = f", took {step['duration_ms']} ms" if step["duration_ms"] is not None else ""
     when = step["finished_at"] or step["started_at"]
-    lines = [f"  {step['path']}: {step['status']} (attempts {step['attempts']}, "
+    label = f"{step['id']} ({step['path']})" if step["id"] else step["path"]
+    lines = [f"  {label}: {step['status']} (attempts {step['attempts']}, "
              f"recorded {when}{took})"]
     for key in ("input", "output"):
         if step[key] is not None:
@@ -198,7 +243,7 @@ async def retry_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"retried": count})
     else:
-        print(f"{count} failed job(s) set to pending")
+        print(f"{counted(count, 'failed job')} set to pending")
     return EXIT_OK
 
 

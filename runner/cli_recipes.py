@@ -20,7 +20,9 @@ counted as duplicates unless ``--force`` (then each gets a new job).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,10 +34,10 @@ from runner.cli_common import (
     UserError,
     add_recipe_options,
     add_state_options,
-    load_connections_file,
     load_operator_recipes,
     open_store_for_reading,
     open_store_for_writing,
+    operator_connections,
     run_command,
     settings_from,
     warn,
@@ -46,11 +48,24 @@ from runner.config import suggestion
 from runner.connections import ConnectionsFile, DynamicsConnectionBase
 from runner.engine.backfill import BackfillSummary, backfill, backfill_spec
 from runner.ops.queue import queue_stats
-from runner.output import NONE_CELL, human_time, iso_time, one_line, print_json, table
+from runner.ops.recipe_health import KEPT_LAST_GOOD, recipe_health
+from runner.output import (
+    NONE_CELL,
+    counted,
+    human_time,
+    iso_time,
+    one_line,
+    print_json,
+    table,
+)
 from runner.recipes import LoadedRecipes, Recipe
+from runner.recipes.declared import declared_name
 from runner.runtime import ConnectionPool
 from runner.store import JobStatus, RecipeState, Store
 from runner.tokens import TokenManager, key_file_for, load_fernet
+
+PICKUP_S = 30.0  # a daemon checks every 2 s: longer means none runs this recipe here
+POLL_S = 0.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +89,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="read up to, not including, this moment (default: now)")
     refill.add_argument("--force", action="store_true",
                         help="make new jobs even for events already stored")
+    refill.add_argument("--wait", type=float, default=600.0, metavar="SECONDS",
+                        help="without the connection's secrets here the running daemon "
+                             "does the backfill: how long to wait for it (default 600)")
 
 
 def main(args: argparse.Namespace, registry: Registry | None = None) -> int:
@@ -111,18 +129,25 @@ class RecipeStatus:
             "file_enabled": self.recipe.enabled,
             "operator_override": self.state.enabled,
             "trigger": self.recipe.trigger.type,
+            "state": self.health(),
+            "failing": self.state.failing,
+            "failed_polls": self.state.failed_polls,
             "last_poll_at": iso_time(self.state.last_poll_at),
             "last_poll_error": self.state.last_error,
             "jobs": {status.value: self.counts.get(status, 0) for status in JobStatus},
             "lag_s": None if self.lag_s is None else round(self.lag_s, 3),
-            "problem": None,
+            "problem": self.state.file_problem,
             **lease_json(self.lease, time.time()),
         }
+
+    def health(self) -> str:
+        """The same words as the status page and the daemon's log lines."""
+        return recipe_health(self.state)
 
     def cells(self) -> list[object]:
         last_poll = human_time(self.state.last_poll_at) if self.state.last_poll_at else "never"
         return [self.recipe.name, self._enabled_cell(), self.recipe.trigger.type, last_poll,
-                one_line(self.state.last_error, 40), self.counts.get(JobStatus.PENDING, 0),
+                one_line(self.health(), 60), self.counts.get(JobStatus.PENDING, 0),
                 self.counts.get(JobStatus.RUNNING, 0), self.counts.get(JobStatus.FAILED, 0),
                 human_duration(self.lag_s), self.recipe.file]
 
@@ -139,18 +164,18 @@ class RecipeStatus:
 
 async def list_recipes(args: argparse.Namespace, registry: Registry) -> int:
     settings = settings_from(args)
-    loaded = load_operator_recipes(settings, registry, load_connections_file(settings))
+    loaded = load_operator_recipes(settings, registry, operator_connections(settings))
     store = await open_store_for_reading(settings.state_url)
+    assert store is not None
     try:
         statuses = await recipe_statuses(_by_name(loaded), store)
+        broken = [await _broken(file, problem, store) for file, problem in broken_files(loaded)]
     finally:
-        if store is not None:
-            await store.close()
-    broken = broken_files(loaded)
+        await store.close()
     if args.json:
-        print_json([s.to_json() for s in statuses] + [_broken_json(f, p) for f, p in broken])
+        print_json([s.to_json() for s in statuses] + [b.to_json() for b in broken])
     elif statuses or broken:
-        header = ["name", "enabled", "trigger", "last poll", "poll error", "pending",
+        header = ["name", "enabled", "trigger", "last poll", "state", "pending",
                   "running", "failed", "lag", "file"]
         rows = [s.cells() for s in statuses]
         if any(s.lease for s in statuses):  # a daemon has run: show who owns what
@@ -158,7 +183,7 @@ async def list_recipes(args: argparse.Namespace, registry: Registry) -> int:
             header[-1:-1] = ["owner", "lease age"]
             rows = [row[:-1] + s.lease_cells(now_s) + row[-1:]
                     for row, s in zip(rows, statuses, strict=True)]
-        print(table(header, rows + [_broken_cells(f, p, len(header)) for f, p in broken]))
+        print(table(header, rows + [b.cells(len(header)) for b in broken]))
     else:
         print(f"no recipes in {', '.join(str(p) for p in settings.recipes)}")
     return EXIT_OK
@@ -208,15 +233,37 @@ def broken_files(loaded: LoadedRecipes) -> list[tuple[str, str]]:
     return broken
 
 
-def _broken_json(file: str, problem: str) -> dict[str, Any]:
-    return {"name": None, "file": file, "enabled": False, "file_enabled": None,
-            "operator_override": None, "trigger": None, "last_poll_at": None,
-            "last_poll_error": None, "jobs": None, "lag_s": None, "problem": problem}
+@dataclass(frozen=True)
+class BrokenFile:
+    """A recipe file that does not load. ``kept``: a daemon still runs the recipe's last
+    good version (it said so in the store)."""
+
+    file: str
+    problem: str
+    name: str | None
+    kept: bool
+
+    def health(self) -> str:
+        where = self.problem.removeprefix(f"{self.file}:").strip()  # the file has a column
+        return f"{KEPT_LAST_GOOD}: {where}" if self.kept else f"broken: {where}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "file": self.file, "enabled": self.kept,
+                "file_enabled": None, "operator_override": None, "trigger": None,
+                "state": self.health(), "failing": False, "failed_polls": None,
+                "last_poll_at": None, "last_poll_error": None, "jobs": None, "lag_s": None,
+                "problem": self.problem}
+
+    def cells(self, width: int = 10) -> list[object]:
+        name = self.name or "(broken)"
+        return [name, "yes" if self.kept else "no", "-", "-", one_line(self.health(), 100),
+                *["-"] * (width - 6), self.file]
 
 
-def _broken_cells(file: str, problem: str, width: int = 10) -> list[object]:
-    where = problem.removeprefix(f"{file}:").strip()  # the file has its own column
-    return ["(broken)", "no", "-", "-", one_line(where, 80), *["-"] * (width - 6), file]
+async def _broken(file: str, problem: str, store: Store) -> BrokenFile:
+    name = declared_name(file)
+    kept = name is not None and (await store.get_recipe_state(name)).file_problem is not None
+    return BrokenFile(file, problem, name, kept)
 
 
 # -- enable / disable ----------------------------------------------------------------
@@ -224,7 +271,7 @@ def _broken_cells(file: str, problem: str, width: int = 10) -> list[object]:
 
 async def switch_recipe(args: argparse.Namespace, registry: Registry, enabled: bool) -> int:
     settings = settings_from(args)
-    loaded = load_operator_recipes(settings, registry, load_connections_file(settings))
+    loaded = load_operator_recipes(settings, registry, operator_connections(settings))
     recipe = loaded.recipes.get(args.name)
     if recipe is None:
         raise UserError(f"no recipe named {args.name!r}" + suggestion(args.name, loaded.recipes))
@@ -255,9 +302,11 @@ def parse_moment(text: str) -> datetime:
 
 
 async def backfill_recipe(args: argparse.Namespace, registry: Registry) -> int:
+    """Here when this shell has the connection's secrets (or none is needed), else by the
+    daemon, which has them: the request goes through the store and this waits for it."""
     settings = settings_from(args)
-    connections = load_connections_file(settings)
-    loaded = load_operator_recipes(settings, registry, connections)
+    operator = operator_connections(settings)
+    loaded = load_operator_recipes(settings, registry, operator)
     recipe = loaded.recipes.get(args.name)
     if recipe is None:
         raise UserError(f"no recipe named {args.name!r}" + suggestion(args.name, loaded.recipes))
@@ -269,11 +318,48 @@ async def backfill_recipe(args: argparse.Namespace, registry: Registry) -> int:
         raise UserError(exc.message) from None
     store = await open_store_for_writing(settings.state_url)
     async with store:
-        tokens = await _token_manager(connections, store, settings.state_url)
-        summary = await _backfill_with_connection(args, recipe, spec, store, connections,
-                                                  tokens)
+        if spec.connection_types and operator.file is None and operator.missing_secrets:
+            summary = await _backfill_by_daemon(args, recipe, store, operator.missing_secrets)
+        else:
+            connections = operator.file
+            tokens = await _token_manager(connections, store, settings.state_url)
+            summary = await _backfill_with_connection(args, recipe, spec, store, connections,
+                                                      tokens)
     _print_backfill(args, recipe, summary)
     return EXIT_OK
+
+
+async def _backfill_by_daemon(args: argparse.Namespace, recipe: Recipe, store: Store,
+                              missing: list[str]) -> BackfillSummary:
+    """Queue the backfill for the daemon and wait for its outcome (``--wait``)."""
+    body = {"id": uuid.uuid4().hex, "since": args.since.isoformat(),
+            "until": args.until.isoformat() if args.until else None, "force": args.force}
+    if not await store.request_backfill(recipe.name, body):
+        raise UserError(f"a backfill of {recipe.name} is already queued for the daemon; "
+                        "wait until it has run")
+    warn(f"this shell lacks the connection's secrets ({missing[0]}); the running daemon "
+         f"does the backfill, waiting up to {args.wait:g} s")
+    started = time.monotonic()
+    while time.monotonic() - started < args.wait:
+        outcome = await store.backfill_result(recipe.name)
+        if outcome is not None and outcome.get("id") == body["id"]:
+            if not outcome["ok"]:
+                raise UserError(f"backfill of {recipe.name} stopped: {outcome['error']}")
+            return BackfillSummary(**outcome["summary"])
+        if time.monotonic() - started > PICKUP_S:
+            await _withdraw_if_untaken(store, recipe.name, body)
+        await asyncio.sleep(POLL_S)
+    raise UserError(f"the daemon is still running the backfill of {recipe.name} after "
+                    f"{args.wait:g} s; its log says when it is done (recipe.backfill_finished)")
+
+
+async def _withdraw_if_untaken(store: Store, name: str, body: dict[str, Any]) -> None:
+    """No daemon took the request in time: take it back (so none runs it later, unasked)
+    and say why; if a daemon took it meanwhile, keep waiting."""
+    if await store.take_backfill(name, body):
+        raise UserError(f"no daemon took the backfill of {name} within {PICKUP_S:g} s: is "
+                        "one running on this state store with this recipe? Or run the "
+                        "command where the connection's secrets are set")
 
 
 async def _backfill_with_connection(
@@ -311,5 +397,6 @@ def _print_backfill(args: argparse.Namespace, recipe: Recipe, summary: BackfillS
         print_json({"name": recipe.name, "since": since, "until": until, "force": args.force,
                     **summary.to_json()})
         return
-    print(f"backfill {recipe.name} [{since}, {until}): {summary.events} events, "
-          f"{summary.new_jobs} new jobs, {summary.duplicates} duplicates")
+    print(f"backfill {recipe.name} [{since}, {until}): {counted(summary.events, 'event')}, "
+          f"{counted(summary.new_jobs, 'new job')}, "
+          f"{counted(summary.duplicates, 'duplicate')}")

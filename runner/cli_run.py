@@ -18,20 +18,50 @@ from runner.gc_tuning import tune_for_batches
 from runner.logs import configure_logging
 from runner.recipes import LoadedRecipes, load_recipes
 from runner.recipes.online import check_online
-from runner.settings import Settings
+from runner.settings import DEFAULT_STATE_URL, Settings
+
+RUN_DESCRIPTION = """\
+Run the daemon: load the recipes, poll each trigger on its interval and run every event's
+steps as a durable job, until SIGTERM or Ctrl-C (running steps get the grace period).
+SIGHUP, or a change to a recipe file, reloads the recipes.
+
+Each option falls back to a RECIPE_RUNNER_* variable, then to a default. Settings that
+have no option (set them in the environment, or in the systemd/docker env file):
+  RECIPE_RUNNER_LISTEN          health, metrics, status page and webhooks; host:port or off
+                                (default 127.0.0.1:9464)
+  RECIPE_RUNNER_STATUS_TOKEN    bearer token for the status page and /metrics; required to
+                                listen beyond loopback
+  RECIPE_RUNNER_SECRET_KEY      key that encrypts cached tokens (default: a key file
+                                beside the SQLite state)
+  RECIPE_RUNNER_CLAIM_TTL_S     seconds a claimed job stays claimed without a heartbeat (60)
+  RECIPE_RUNNER_LEASE_TTL_S     replicas on PostgreSQL: seconds a recipe's lease lasts (15)
+  RECIPE_RUNNER_TOKEN_RECHECK_S how often a connection that needs a person is retried (60)
+  RECIPE_RUNNER_HEARTBEAT_FILE  file touched every few seconds while the loop runs, for
+                                HEALTHCHECK with the listener off (default: beside the state)
+Exit codes: 0 stopped cleanly, 2 configuration error (not worth restarting), 1 other."""
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipes", type=Path, action="append",
-                        help="recipe file or directory (repeatable; default: recipes/)")
-    parser.add_argument("--connections", type=Path, help="connections file")
-    parser.add_argument("--state", help="state store URL (sqlite:///… or postgresql://…)")
-    parser.add_argument("--worker-id", help="this replica's identity (default: host name)")
+                        help="recipe file or directory, repeatable (default: "
+                             "$RECIPE_RUNNER_RECIPES, paths separated by ':', else recipes/)")
+    parser.add_argument("--connections", type=Path,
+                        help="connections file (default: $RECIPE_RUNNER_CONNECTIONS, else "
+                             "connections.yaml when there is one)")
+    parser.add_argument("--state", help="state store URL, sqlite:///… or postgresql://… "
+                        f"(default: $RECIPE_RUNNER_STATE, else {DEFAULT_STATE_URL})")
+    parser.add_argument("--worker-id", help="this replica's identity (default: "
+                        "$RECIPE_RUNNER_WORKER_ID, else the host name)")
     parser.add_argument("--burst", action="store_true",
                         help="poll every recipe once, run every job, then exit")
-    parser.add_argument("--grace", type=float, help="seconds running steps get on shutdown")
-    parser.add_argument("--log-format", choices=["auto", "json", "console"])
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--grace", type=float, metavar="SECONDS",
+                        help="seconds running steps get on shutdown (default: "
+                             "$RECIPE_RUNNER_GRACE_S, else 30)")
+    parser.add_argument("--log-format", choices=["auto", "json", "console"],
+                        help="default: $RECIPE_RUNNER_LOG_FORMAT, else auto (JSON unless "
+                             "stdout is a terminal)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="default: $RECIPE_RUNNER_LOG_LEVEL, else info")
     dry_run.add_arguments(parser)
 
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from connectors.base import Registry
@@ -42,12 +42,16 @@ from runner.cluster import (
 )
 from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
+from runner.daemon_backfills import CHECK_EVERY_S, run_requested_backfills
+from runner.daemon_health import RecipeHealth
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
+from runner.heartbeat_file import HeartbeatFile, heartbeat_path
 from runner.listener import listening, parse_listen
-from runner.logs import REDACTOR, configure_logging
+from runner.logs import REDACTOR, configure_logging, log_exception
 from runner.ops import listen_problem
 from runner.recipes import LoadedRecipes, load_recipes
+from runner.recipes.declared import declared_name
 from runner.recipes.loader import recipe_files
 from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
@@ -78,7 +82,10 @@ class Daemon:
         self._leased: tuple[str, ...] = ()  # recipes to share out (read by self.cluster)
         self._polls: set[asyncio.Task[object]] = set()  # polls in flight
         self._poll_jobs: set[str] = set()  # scheduler jobs that poll (feeds, recipes)
+        self.health = RecipeHealth(self.log)
         self.systemd = SystemdNotifier.from_env()
+        self.heartbeat = HeartbeatFile(heartbeat_path(settings.state_url,
+                                                      settings.heartbeat_file))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -91,8 +98,10 @@ class Daemon:
             return EXIT_CONFIG
         self.systemd.start_watchdog()
         store = await Store.open(self.settings.state_url)
+        self.heartbeat.start()
         if not await self._join_cluster(store):
             await store.close()
+            await self.heartbeat.stop()
             await self.systemd.stop_watchdog()
             return EXIT_CONFIG
         self.tokens = await self._start_tokens(store)
@@ -108,11 +117,14 @@ class Daemon:
                 return await self._burst()
             return await self._serve()
         finally:
+            await self.health.clear_kept(self.engine, list(self.health.kept),
+                                         files=self._file_of, fixed=False)
             await self.engine.stop(self.settings.grace_s)
             await self._leave_cluster()
             if self.tokens is not None:
                 self.tokens.close()
             await store.close()
+            await self.heartbeat.stop()
             await self.systemd.stop_watchdog()
             self.log.info("daemon.stopped")
 
@@ -136,9 +148,20 @@ class Daemon:
         return EXIT_OK
 
     async def _serve(self) -> int:
+        """Listen first (a port that cannot be bound stops the start before anything
+        polls), then schedule the polls, say ready, and serve until stopped."""
+        async with AsyncExitStack() as listener:
+            refused = await self._start_listener(listener)
+            if refused:
+                self.log.error("daemon.cannot_start", reason=refused)
+                return EXIT_CONFIG
+            return await self._serve_listening()
+
+    async def _serve_listening(self) -> int:
         assert self.engine is not None
         self._install_signals()
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self.scheduler.add_listener(self._on_overrun, EVENT_JOB_MAX_INSTANCES)
         self.scheduler.start()
         await self.engine.settle_feeds()
         await self._cluster_tick()  # take our leases before the first polls are due
@@ -146,6 +169,8 @@ class Daemon:
             running.worker.start()
         self._schedule_polls()
         self._schedule_token_upkeep()
+        self.scheduler.add_job(self._requested_backfills, "interval", seconds=CHECK_EVERY_S,
+                               id="operator:backfills", coalesce=True, max_instances=1)
         await self._start_cluster_loops()
         self.log.info(
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
@@ -153,35 +178,42 @@ class Daemon:
         watcher = asyncio.create_task(self._watch_files(), name="recipe-watcher")
         sweeper = asyncio.create_task(self.engine.sweep(), name="job-sweep")
         try:
-            async with self._listener():
-                self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
-                while not self._stop.is_set():
-                    await self._wait_for_stop_or_reload()
-                    if self._reload.is_set() and not self._stop.is_set():
-                        self._reload.clear()
-                        await self.reload()
+            self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
+            while not self._stop.is_set():
+                await self._wait_for_stop_or_reload()
+                if self._reload.is_set() and not self._stop.is_set():
+                    self._reload.clear()
+                    await self.reload()
         finally:
             watcher.cancel()
             sweeper.cancel()
             await self._stop_cluster_loops()
-            self.scheduler.shutdown(wait=False)
+            # No new runs, but the polls in flight commit (shutting the scheduler down
+            # first would cancel them mid-transaction).
+            self.scheduler.pause()
             await self._finish_polls()
+            self.scheduler.shutdown(wait=False)
             self.log.info("daemon.stopping", grace_s=self.settings.grace_s)
             self.systemd.stopping(f"stopping: running steps get {self.settings.grace_s:g}s")
         return EXIT_OK
 
-    @asynccontextmanager
-    async def _listener(self) -> AsyncIterator[None]:
+    async def _start_listener(self, stack: AsyncExitStack) -> str | None:
+        """Bind the listener (it stays open until ``stack`` closes); why not, or None."""
         address = parse_listen(self.settings.listen)
         if address is None:
-            yield
-            return
+            return None
         assert self.engine is not None
-        async with listening(self.engine, *address,
-                             status_token=self.settings.status_token) as port:
-            self.listen_port = port
-            self.log.info("daemon.listening", host=address[0], port=port)
-            yield
+        try:
+            port = await stack.enter_async_context(
+                listening(self.engine, *address, status_token=self.settings.status_token))
+        except OSError as exc:
+            return cannot_listen(address, exc)
+        self.listen_port = port
+        self.log.info("daemon.listening", host=address[0], port=port)
+        return None
+
+    def _on_overrun(self, event: JobSubmissionEvent) -> None:
+        self.health.overran(self.engine, event.job_id)  # APScheduler's text: see runner.logs
 
     async def _wait_for_stop_or_reload(self) -> None:
         stop = asyncio.create_task(self._stop.wait())
@@ -273,10 +305,13 @@ class Daemon:
             self._polls.add(task)
         try:
             await self._poll_leased(name)
+        except asyncio.CancelledError:  # stopped past the grace period: one line, no traceback
+            self.log.warning("poll.cancelled", recipe=name)
         except Exception as exc:  # one structured line, not the scheduler's traceback
-            self.log.error("poll.crashed", recipe=name, error=f"{exc.__class__.__name__}: {exc}")
+            log_exception("poll.crashed", exc, recipe=name)
         finally:
             self._polls.discard(task)  # type: ignore[arg-type]
+            self.health.poll_ended(name)
 
     async def _finish_polls(self) -> None:
         """Let polls in flight commit before the store closes (within the grace period)."""
@@ -292,6 +327,9 @@ class Daemon:
         if epoch is None or (running is None and name not in self.engine.feeds):
             return
         summaries = await self.engine.poll(name, expected_epoch=epoch)
+        for recipe, summary in summaries.items():
+            if summary.skipped is None:
+                await self.health.poll_finished(self.engine, recipe, summary.error)
         if not any(summary.error for summary in summaries.values()):
             return
         try:
@@ -299,6 +337,19 @@ class Daemon:
                 self.log.warning("poll.lease_lost", recipe=name, epoch=epoch)
         except Exception as exc:  # the store is unreachable: the next tick decides
             self.log.warning("cluster.confirm_failed", recipe=name, error=str(exc))
+
+    async def _requested_backfills(self) -> None:
+        """Backfills an operator queued from a shell without the connections' secrets."""
+        assert self.engine is not None and self.cluster is not None
+        coordinator = self.cluster.coordinator
+        try:
+            engine = self.engine
+            await run_requested_backfills(
+                engine, self.registry,
+                lambda name: coordinator.epoch_for(engine.pollable_of(name)) is not None,
+                self.log)
+        except Exception as exc:  # the store is down: the next check tries again
+            self.log.warning("recipe.backfill_check_failed", error=str(exc))
 
     # -- connections and their tokens -----------------------------------------------------
 
@@ -338,9 +389,13 @@ class Daemon:
         interval_s = self.tokens.settings.keep_alive_interval_s
         self.scheduler.add_job(self.tokens.keep_alive, "interval", seconds=interval_s,
                                id="tokens:keep-alive", coalesce=True, max_instances=1)
+        # A connection already broken at start (stored state) is tried at once: fixed
+        # while the daemon was down (new secret, `connections login`) resumes right away.
+        # (next_run_time=None would add the job paused: pass it only when due now.)
+        first = {"next_run_time": datetime.now(UTC)} if self.tokens.needing_a_person() else {}
         self.scheduler.add_job(self.tokens.recheck, "interval",
                                seconds=self.settings.token_recheck_s,
-                               id="tokens:recheck", coalesce=True, max_instances=1)
+                               id="tokens:recheck", coalesce=True, max_instances=1, **first)
 
     # -- configuration -----------------------------------------------------------------
 
@@ -367,22 +422,48 @@ class Daemon:
         loaded = load_recipes(self.settings.recipes, self.registry, self._connection_types())
         for problem in loaded.problems:
             level = self.log.error if problem.is_error else self.log.warning
-            level("recipe.problem", problem=str(problem))
+            level("recipe.problem", recipe=self._recipe_of(problem.file, loaded),
+                  file=problem.file, problem=str(problem))
         self._files_seen = self._snapshot()
         return loaded
 
+    def _recipe_of(self, file: str, loaded: LoadedRecipes) -> str | None:
+        """Which recipe a file is: as loaded now, as last loaded, or as it says."""
+        for recipe in loaded.recipes.values():
+            if recipe.file == file:
+                return recipe.name
+        for name, known in self._file_of.items():
+            if known == file:
+                return name
+        return declared_name(file)
+
     def _apply(self, loaded: LoadedRecipes, *, start: bool) -> None:
         assert self.engine is not None
+        added = []
         for recipe in loaded.recipes.values():
             if not recipe.enabled:
                 self.log.info("recipe.disabled", recipe=recipe.name)
                 continue
             self.engine.add(recipe, start_worker=start)
             self._file_of[recipe.name] = recipe.file
+            added.append(recipe.name)
             self.log.info(
                 "recipe.loaded", recipe=recipe.name, file=recipe.file, trigger=recipe.trigger.type
             )
+        self._pause_for_broken_connections(added)
         self._leased = tuple(self._polled_recipes())  # one snapshot: read by another thread
+
+    def _pause_for_broken_connections(self, added: list[str]) -> None:
+        """Recipes just loaded whose connection already needs a person (e.g. stored as
+        invalid before a restart) are paused exactly as when it broke while running."""
+        assert self.engine is not None
+        if self.tokens is None:
+            return
+        for name, status, reason in self.tokens.needing_a_person():
+            paused = self.engine.pause_connection(name, f"connection {name} is {status}: {reason}")
+            new = [recipe for recipe in paused if recipe in added]
+            if new:
+                self.log.warning("recipes.paused", connection=name, recipes=new, reason=reason)
 
     def _schedule_polls(self) -> None:
         """One scheduler job per pollable (a feed at its members' shortest interval, or a
@@ -416,7 +497,7 @@ class Daemon:
         for name in list(current):
             new = loaded.recipes.get(name)
             if new is None and self._file_of.get(name) in broken:
-                self.log.warning("recipe.kept_last_good", recipe=name, file=self._file_of[name])
+                await self.health.keep_last_good(self.engine, name, self._file_of[name], loaded)
                 continue
             if (
                 new is None
@@ -432,6 +513,8 @@ class Daemon:
         self._apply(fresh, start=True)
         await self.engine.settle_feeds()
         self._schedule_polls()
+        await self.health.clear_kept(self.engine, list(loaded.recipes), files=self._file_of,
+                                     fixed=True)
         if self.cluster is not None:
             self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
@@ -481,6 +564,19 @@ class Daemon:
             if self._snapshot() != self._files_seen:
                 self.log.info("daemon.recipes_changed")
                 self._reload.set()
+
+
+def bind_failure(host: str, port: int, exc: OSError) -> str:
+    """``cannot listen on host:port: address already in use`` (asyncio's own text repeats
+    the address; the errno's words are enough)."""
+    reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
+    return f"cannot listen on {host}:{port}: {reason.lower()}"
+
+
+def cannot_listen(address: tuple[str, int], exc: OSError) -> str:
+    """Why the listener did not start, and what to do about it."""
+    return (f"{bind_failure(*address, exc)} (another process has it? set "
+            "RECIPE_RUNNER_LISTEN=host:port, or off to run without the listener)")
 
 
 def run_daemon(settings: Settings, registry: Registry | None = None) -> int:

@@ -23,6 +23,12 @@ from connectors.base import ActionSpec, Registry, TriggerSpec
 from connectors.catalog import default_registry
 from connectors.durations import parse_duration
 from runner.connections.models import CONNECTION_MODELS, ConnectionsFile, OAuthProfile
+from runner.docs_recipes import (
+    action_sections,
+    cookbook_sections,
+    recipe_file_sections,
+    trigger_sections,
+)
 from runner.idempotency import GUARANTEE, verdict_line
 from runner.recipes.envelope import RetryModel, StepEnvelope, TriggerEnvelope
 
@@ -79,9 +85,14 @@ def reference_markdown(registry: Registry) -> str:
     triggers = [registry.triggers[k] for k in sorted(registry.triggers)]
     actions = [registry.actions[k] for k in sorted(registry.actions)]
     parts = [
-        "# Reference: triggers, actions, connections",
+        "# Reference: recipes, triggers, actions, connections",
         f"<!-- Generated from the connectors' schemas by `{REGENERATE}`. Do not edit. -->",
+        "Everything a recipe file can say: its keys, the control steps, what templates see, "
+        "every trigger (with the events it delivers) and action (with what it returns), "
+        "each with an example recipe, a cookbook of common recipes, and the connections "
+        "file.",
         _contents(triggers, actions),
+        *recipe_file_sections(_table),
         "## Fields every trigger and action takes",
         "A trigger's params sit beside `type` under `trigger:`; an action's beside `type` in "
         "its step. Any param may instead be a template such as `{{ trigger.record.name }}`, "
@@ -97,16 +108,22 @@ def reference_markdown(registry: Registry) -> str:
         "## Actions",
         GUARANTEE,
         *[section for spec in actions for section in _spec_sections(spec)],
+        *cookbook_sections(),
         *_connection_sections(),
     ]
     return "\n\n".join(parts) + "\n"
 
 
 def _contents(triggers: list[TriggerSpec], actions: list[ActionSpec]) -> str:
-    lines = ["| kind | key | summary |", "| --- | --- | --- |"]
+    lines = ["| kind | key | summary |", "| --- | --- | --- |",
+             "| recipe | [the recipe file](#the-recipe-file) | top-level keys, `for_each`, "
+             "`stop` |",
+             "| recipe | [templates](#templates-what-a-step-can-see) | `trigger.record`, "
+             "`steps.<id>`, `vars`, `job`, filters |"]
     for spec in (*triggers, *actions):
         lines.append(f"| {spec.kind} | [`{spec.key}`](#{_anchor(spec.key)}) "
                      f"| {_cell(spec.summary)} |")
+    lines.append("| recipe | [cookbook](#cookbook) | whole recipes for common Dynamics jobs |")
     lines.append("| connection | [`connections.yaml`](#connections-file-connectionsyaml) "
                  "| the connections file: every connection type and its fields |")
     return "\n".join(lines)
@@ -130,6 +147,10 @@ def _spec_sections(spec: ActionSpec | TriggerSpec) -> Iterator[str]:
     for model in _nested_models(spec.params):
         yield f"`{model.__name__}`:"
         yield _table(model)
+    if isinstance(spec, TriggerSpec):
+        yield from trigger_sections(spec)
+    else:
+        yield from action_sections(spec)
 
 
 def _connection_line(spec: ActionSpec | TriggerSpec) -> str:

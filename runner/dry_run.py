@@ -36,7 +36,7 @@ from runner.cli_common import (
 )
 from runner.engine.backfill import as_batches
 from runner.engine.poller import batching_of, event_payload
-from runner.output import indented, pretty_json, print_json
+from runner.output import counted, indented, pretty_json, print_json
 from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
 from runner.runtime import ConnectionPool, needs_tokens, token_manager_for
@@ -330,7 +330,7 @@ async def _command(args: argparse.Namespace, registry: Registry) -> int:
     if needs_tokens(connections):
         store: Store | None = await Store.open(settings.state_url)
     else:
-        store = await open_store_for_reading(settings.state_url)
+        store = await open_store_for_reading(settings.state_url, missing_ok=True)
     tokens = token_manager_for(connections, store, settings.state_url) if store else None
     if tokens is not None:
         await tokens.start()
@@ -365,7 +365,7 @@ def _describe_recipe(preview: RecipePreview, redactor: Redactor) -> list[str]:
     if preview.skipped or preview.error:
         return [f"{head}: {preview.skipped or 'poll failed: ' + (preview.error or '')}"]
     cursor = redactor.value(preview.cursor)
-    lines = [f"{head}, cursor {_compact(cursor)}: {len(preview.events)} event(s)"]
+    lines = [f"{head}, cursor {_compact(cursor)}: {counted(len(preview.events), 'event')}"]
     for event in preview.events:
         lines.append(f"  event {event.key} ({event.kind}): "
                      f"{_compact(redactor.value(event.record))}")

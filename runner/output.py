@@ -30,6 +30,11 @@ def iso_time(timestamp_s: float | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 event``, ``2 events``, ``0 events`` (``plural`` for irregular nouns)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def one_line(text: str | None, max_chars: int = 60) -> str:
     """``text`` on one line, cut to ``max_chars`` with an ellipsis; ``-`` for none."""
     if not text:

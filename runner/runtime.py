@@ -118,6 +118,7 @@ class ConnectionPool:
                                ca_bundle=conn.ca_bundle, throttle=conn.throttle,
                                data_area=conn.data_area,
                                cross_company=conn.cross_company)
+            fo.hooks = METRICS.connector_hooks(name)  # 429s and retries counted, as Dataverse
             self._dataverse.append(fo)
             return fo
         raise RecipeError(f"connection {name!r}: type {conn.type!r} is not supported yet")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ENV_PREFIX = "RECIPE_RUNNER_"
+DEFAULT_STATE_URL = "sqlite:///state/recipe-runner.db"
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -19,7 +20,7 @@ def env(name: str, default: str | None = None) -> str | None:
 class Settings:
     recipes: list[Path] = field(default_factory=lambda: [Path("recipes")])
     connections: Path | None = None
-    state_url: str = "sqlite:///state/recipe-runner.db"
+    state_url: str = DEFAULT_STATE_URL
     worker_id: str = field(default_factory=socket.gethostname)
     claim_ttl_s: float = 60.0
     # Replicas on one PostgreSQL: a recipe's lease (and a replica's heartbeat) lapses this
@@ -35,6 +36,8 @@ class Settings:
     # Bearer token for the status page and /metrics (open on loopback when unset); required
     # to listen beyond loopback. Never shown.
     status_token: str | None = field(default=None, repr=False)
+    # touched from the event loop (runner.heartbeat_file); None: beside the state store
+    heartbeat_file: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -52,6 +55,7 @@ class Settings:
             ("log_format", "LOG_FORMAT", str), ("log_level", "LOG_LEVEL", str),
             ("listen", "LISTEN", str), ("status_token", "STATUS_TOKEN", str),
             ("token_recheck_s", "TOKEN_RECHECK_S", float),
+            ("heartbeat_file", "HEARTBEAT_FILE", str),
         ):
             raw = env(name)
             if raw:

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from emulator import EmulatorConfig, RunningEmulator, running_emulator
+from runner.logs import reset_logging
 from tests.engine_support import Endpoint
 
 POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB = "127.0.0.1", 5432, "test"
@@ -23,7 +23,7 @@ def fresh_logging_config() -> Iterator[None]:
     """Commands run in-process configure structlog for their process; undo it after each
     test so one test's log level or stream never leaks into the next."""
     yield
-    structlog.reset_defaults()
+    reset_logging()
 
 
 @pytest.fixture(scope="session")

@@ -166,7 +166,7 @@ async def test_retried_job_resumes_at_the_failed_step(
     assert row["status"] == "failed"
 
     assert await cli("jobs", "retry", row["id"], *state(tmp_path)) == 0
-    assert capsys.readouterr().out.strip() == "1 failed job(s) set to pending"
+    assert capsys.readouterr().out.strip() == "1 failed job set to pending"
     (pending,) = await cli_json(capsys, "jobs", "list", *state(tmp_path))
     assert pending["status"] == "pending"
     await engine.recipes["relay"].worker.run_until_idle()
@@ -223,12 +223,16 @@ async def test_retrying_a_job_that_did_not_fail_is_refused(
         f"error: job {row['id']} is succeeded; only failed jobs are retried")
 
 
-def test_reading_commands_never_create_a_state_store(
+def test_a_missing_store_is_an_error_that_says_where_it_looked_and_creates_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["jobs", "list", *state(tmp_path)]) == 0
-    assert capsys.readouterr().out.strip() == "no jobs"
-    assert main(["jobs", "show", "x", *state(tmp_path)]) == 1
+    for command in (["list"], ["show", "x"], ["retry", "--failed"]):
+        assert main(["jobs", *command, *state(tmp_path)]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"error: no state store at {tmp_path / 'state.db'} "
+                                       f"(--state sqlite:///{tmp_path / 'state.db'}, run in ")
+        assert "RECIPE_RUNNER_STATE" in captured.err
     assert not (tmp_path / "state.db").exists()
 
 

@@ -84,17 +84,20 @@ async def test_recipes_list_shows_switch_last_poll_job_counts_and_broken_files(
     assert relay["last_poll_at"].endswith("Z") and relay["last_poll_error"] is None
     assert relay["jobs"] == {"pending": 0, "running": 0, "succeeded": 2, "failed": 1,
                              "cancelled": 0}
-    assert relay["file"].endswith("relay.yaml")
-    assert broken["name"] is None and broken["file"].endswith("broken.yaml")
+    assert relay["file"].endswith("relay.yaml") and relay["state"] == "ok"
+    assert broken["name"] == "broken" and broken["file"].endswith("broken.yaml")
     assert "unknown trigger type 'test.lsit' (did you mean 'test.list'?)" in broken["problem"]
+    assert broken["state"].startswith("broken: ") and broken["enabled"] is False
 
     assert await recipes_cli("list", *options(tmp_path)) == 0
     header, relay_line, broken_line = capsys.readouterr().out.splitlines()
-    assert header.split() == ["NAME", "ENABLED", "TRIGGER", "LAST", "POLL", "POLL", "ERROR",
+    assert header.split() == ["NAME", "ENABLED", "TRIGGER", "LAST", "POLL", "STATE",
                               "PENDING", "RUNNING", "FAILED", "LAG", "FILE"]
     cells = relay_line.split()
     assert cells[:3] == ["relay", "yes", "test.list"] and cells[-5:-1] == ["0", "0", "1", "-"]
-    assert broken_line.startswith("(broken)") and "unknown trigger type" in broken_line
+    assert cells[5] == "ok"
+    assert broken_line.startswith("broken ") and "broken: 2:17: trigger.type: unknown" in (
+        broken_line)
 
 
 async def test_counts_follow_a_retry_and_poll_errors_are_shown(
@@ -155,6 +158,7 @@ async def test_enabling_a_recipe_disabled_in_its_file_warns(
     (tmp_path / "recipes").mkdir()
     text = relay_text(endpoint, ["a"]).replace("name: relay", "name: relay\nenabled: false")
     (tmp_path / "recipes" / "relay.yaml").write_text(text)
+    await (await Store.open(f"sqlite:///{tmp_path / 'state.db'}")).close()  # a daemon ran
     assert await recipes_cli("enable", "relay", *options(tmp_path)) == 0
     err = capsys.readouterr().err
     assert "relay.yaml says enabled: false; the daemon runs relay only once the file says" in err
@@ -162,14 +166,21 @@ async def test_enabling_a_recipe_disabled_in_its_file_warns(
     assert relay["enabled"] is False and relay["operator_override"] is True
 
 
-def test_listing_before_the_daemon_ever_ran_creates_nothing(
+def test_listing_or_switching_without_the_daemons_store_says_where_it_looked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "nightly.yaml").write_text(
         "name: nightly\ntrigger: {type: schedule, cron: '0 2 * * *'}\n"
         "actions: [{type: log, message: hi}]\n")
-    assert main(["recipes", "list", *options(tmp_path)]) == 0
-    _header, row = capsys.readouterr().out.splitlines()
-    assert row.split()[:5] == ["nightly", "yes", "schedule", "never", "-"]
+    for command in (["list"], ["disable", "nightly"]):
+        assert main(["recipes", *command, *options(tmp_path)]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.startswith(f"error: no state store at {tmp_path / 'state.db'}")
+    assert main(["recipes", "list", "--recipes", str(tmp_path / "recipe"),
+                 "--state", options(tmp_path)[-1]]) == 1
+    assert capsys.readouterr().err == (
+        f"error: no recipes at {tmp_path / 'recipe'}; point at the daemon's recipes with "
+        "--recipes or RECIPE_RUNNER_RECIPES\n")
     assert not (tmp_path / "state.db").exists()

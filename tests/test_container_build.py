@@ -29,11 +29,13 @@ import pytest
 from tests.deploy_support import (
     DOCKERFILE,
     PROJECT_ROOT,
+    UNIT,
     env_of,
     exec_form,
     last,
     parse_dockerfile,
     stage_of,
+    unit_entries,
 )
 
 TICK = """\
@@ -52,15 +54,23 @@ UNREACHABLE_INDEX = ("No matching distribution found", "Could not find a version
 STARTUP_TIMEOUT_S = 40.0
 
 
-@pytest.fixture
-def world() -> Iterator[Path]:
-    """A temp folder an unprivileged user can traverse (pytest's tmp_path is 0700 root)."""
+@pytest.fixture(scope="module")
+def installed() -> Iterator[tuple[Path, Path]]:
+    """The wheel built and installed once for this module's tests: (world, venv)."""
     folder = Path(tempfile.mkdtemp(prefix="container-"))
     folder.chmod(0o755)
     try:
-        yield folder
+        yield folder, install(folder, build_wheels(folder))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def world(installed: tuple[Path, Path]) -> Iterator[Path]:
+    """A temp folder an unprivileged user can traverse (pytest's tmp_path is 0700 root)."""
+    folder = Path(tempfile.mkdtemp(prefix="container-", dir=installed[0]))
+    folder.chmod(0o755)
+    yield folder
 
 
 def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -179,23 +189,34 @@ def wait_healthy(argv: list[str], env: dict[str, str], daemon: subprocess.Popen[
     raise AssertionError(f"HEALTHCHECK never passed: {check.stderr}\n{log.read_text()[-3000:]}")
 
 
-@pytest.mark.slow
-def test_wheel_installs_in_a_clean_venv_and_starts_healthy_as_an_unprivileged_user(
-    world: Path,
-) -> None:
-    instructions = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
-    venv = install(world, build_wheels(world))
+def image_command(instructions: list[Any], keyword: str, env: dict[str, str]) -> list[str]:
+    """An exec-form instruction (ENTRYPOINT+CMD, HEALTHCHECK) with its program from PATH."""
+    argv = (exec_form(instructions, "ENTRYPOINT") + exec_form(instructions, "CMD")
+            if keyword == "ENTRYPOINT" else exec_form(instructions, keyword))
+    return [shutil.which(argv[0], path=env["PATH"]) or argv[0], *argv[1:]]
+
+
+def container(world: Path, venv: Path, **overrides: str) -> tuple[dict[str, str], str]:
+    """The volumes prepared, the image's environment (plus ``overrides``) and its WORKDIR."""
     nobody = pwd.getpwnam("nobody")
     prepare_volumes(world, nobody.pw_uid, nobody.pw_gid)
     env = container_env(world, venv, free_port())
     env["PATH"] = f"{venv / 'bin'}:{env['PATH']}"
-    entrypoint = exec_form(instructions, "ENTRYPOINT") + exec_form(instructions, "CMD")
-    argv = [shutil.which(entrypoint[0], path=env["PATH"]) or entrypoint[0], *entrypoint[1:]]
-    healthcheck = exec_form(instructions, "HEALTHCHECK")
-    healthcheck[0] = shutil.which(healthcheck[0], path=env["PATH"]) or healthcheck[0]
-    assert argv[0].startswith(str(venv)) and healthcheck[0].startswith(str(venv))
+    env.update(overrides)
+    instructions = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
     workdir = last(instructions, "WORKDIR").replace("/var/lib/recipe-runner",
                                                     str(world / "state"))
+    return env, workdir
+
+
+def run_healthy_then_stop(world: Path, venv: Path, env: dict[str, str],
+                          workdir: str) -> tuple[int, list[str]]:
+    """Start the image's ENTRYPOINT/CMD as ``nobody``, wait for its HEALTHCHECK to pass,
+    SIGTERM it; the exit code and its output lines."""
+    instructions = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
+    argv = image_command(instructions, "ENTRYPOINT", env)
+    healthcheck = image_command(instructions, "HEALTHCHECK", env)
+    assert argv[0].startswith(str(venv)) and healthcheck[0].startswith(str(venv))
     log = world / "daemon.log"
     with log.open("wb") as out:
         daemon = subprocess.Popen(argv, env=env, cwd=workdir, stdout=out,
@@ -205,13 +226,96 @@ def test_wheel_installs_in_a_clean_venv_and_starts_healthy_as_an_unprivileged_us
     finally:
         daemon.send_signal(signal.SIGTERM)
         returncode = daemon.wait(timeout=20)
-    lines = log.read_text().splitlines()
+    return returncode, log.read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_wheel_installs_in_a_clean_venv_and_starts_healthy_as_an_unprivileged_user(
+    world: Path, installed: tuple[Path, Path],
+) -> None:
+    venv = installed[1]
+    env, workdir = container(world, venv)
+    returncode, lines = run_healthy_then_stop(world, venv, env, workdir)
     events = [json.loads(line)["event"] for line in lines]  # JSON logs on stdout, only
     assert "daemon.ready" in events and "recipe.loaded" in events
     assert events[-1] == "daemon.stopped"
     assert returncode == 0
+    nobody = pwd.getpwnam("nobody")
     assert (world / "state" / "recipe-runner.db").stat().st_uid == nobody.pw_uid
     site = run([str(venv / "bin" / "python"), "-c", "import pip"])
     assert site.returncode != 0, "the final image must not ship pip"
     dev = run([str(venv / "bin" / "python"), "-c", "import pytest"])
     assert dev.returncode != 0, "the final image must not ship test extras"
+
+
+@pytest.mark.slow
+def test_healthcheck_passes_with_the_listener_off_from_the_heartbeat_file(
+    world: Path, installed: tuple[Path, Path],
+) -> None:
+    venv = installed[1]
+    env, workdir = container(world, venv, RECIPE_RUNNER_LISTEN="off")
+    returncode, lines = run_healthy_then_stop(world, venv, env, workdir)
+    assert returncode == 0
+    assert "daemon.listening" not in [json.loads(line)["event"] for line in lines]
+    assert not (world / "state" / "recipe-runner.alive").exists()  # removed on a clean stop
+    instructions = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
+    stopped = run(image_command(instructions, "HEALTHCHECK", env), env=env, cwd=workdir)
+    assert stopped.returncode == 1 and "no heartbeat file" in stopped.stderr
+
+
+CONNECTIONS = """\
+connections:
+  crm:
+    type: dynamics365
+    auth: client_credentials
+    environment: contoso.crm.dynamics.com
+    tenant_id: 00000000-0000-4000-8000-000000000001
+    client_id: 11111111-1111-4111-8111-111111111111
+    client_secret: ${env:D365_CLIENT_SECRET}
+"""
+CONTACTS = """\
+name: contacts
+trigger: {type: dynamics365.new_record, connection: crm, table: contacts}
+actions: [{type: log, message: "{{ trigger.record.fullname }}"}]
+"""
+
+
+@pytest.mark.slow
+def test_validate_in_the_image_reads_the_mounted_connections_file(
+    world: Path, installed: tuple[Path, Path],
+) -> None:
+    venv = installed[1]
+    env, workdir = container(world, venv)
+    (world / "etc" / "connections" / "connections.yaml").write_text(CONNECTIONS)
+    (world / "etc" / "recipes" / "contacts.yaml").write_text(CONTACTS)
+    env.pop("D365_CLIENT_SECRET", None)  # CI has no secrets: a warning, not an error
+    checked = run(["recipe-runner", "validate"], env=env, cwd=workdir, **unprivileged())
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.splitlines()[-1] == "2 recipe(s) valid, 0 with problems"
+    assert "unknown connection" not in checked.stderr
+    assert "D365_CLIENT_SECRET" in checked.stderr
+
+
+@pytest.mark.slow
+def test_demo_runs_from_the_installed_wheel_in_any_folder(
+    world: Path, installed: tuple[Path, Path],
+) -> None:
+    venv = installed[1]
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(world),
+           "XDG_STATE_HOME": str(world), "RECIPE_RUNNER_LOG_FORMAT": "json",
+           "RECIPE_RUNNER_LISTEN": "off"}
+    demo = run(["recipe-runner", "demo", "--seconds", "8", "--port", "0"], env=env, cwd=world)
+    assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
+    events = [json.loads(line) for line in demo.stdout.splitlines()]
+    done = {e["recipe"] for e in events if e["event"] == "job.finished"
+            and e["outcome"] == "succeeded"}
+    assert "contact-followup" in done
+
+
+def test_the_units_documentation_is_installed_with_the_wheel(
+    installed: tuple[Path, Path],
+) -> None:
+    documentation = unit_entries(UNIT.read_text())["Unit"]["Documentation"][0]
+    path = documentation.removeprefix("file://").replace("/opt/recipe-runner",
+                                                          str(installed[1]))
+    assert Path(path).is_file(), f"{documentation} is not installed"

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from runner.healthcheck import check, healthz_url
+from runner.healthcheck import check, healthz_url, heartbeat_file, heartbeat_problem
+from runner.heartbeat_file import heartbeat_path
 from runner.settings import Settings
 from tests.deploy_support import (
     DOCKERFILE,
@@ -158,3 +161,33 @@ async def test_healthcheck_passes_on_200_and_names_a_closed_port(healthz_port: i
         closed = sock.getsockname()[1]
     problem = await asyncio.to_thread(check, f"http://127.0.0.1:{closed}/healthz", 2.0)
     assert problem is not None and f"127.0.0.1:{closed}" in problem
+
+
+def test_heartbeat_check_passes_while_fresh_and_says_why_not(tmp_path: Path) -> None:
+    beat = tmp_path / "recipe-runner.alive"
+    assert "no heartbeat file at" in (heartbeat_problem(beat) or "")
+    beat.touch()
+    assert heartbeat_problem(beat) is None
+    old = time.time() - 120
+    os.utime(beat, (old, old))
+    assert "is 120 s old: the event loop is stuck" in (heartbeat_problem(beat) or "")
+
+
+def test_the_daemon_and_the_healthcheck_agree_where_the_heartbeat_file_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for state in ("sqlite:////var/lib/recipe-runner/recipe-runner.db",
+                  "sqlite+aiosqlite:///state/x.db", "postgresql://db/rr"):
+        monkeypatch.setenv("RECIPE_RUNNER_STATE", state)
+        assert heartbeat_file() == heartbeat_path(state)
+    monkeypatch.setenv("RECIPE_RUNNER_HEARTBEAT_FILE", "/run/rr.alive")
+    assert heartbeat_file() == heartbeat_path("postgresql://db/rr", "/run/rr.alive")
+
+
+def test_docker_env_example_sets_no_host_path_and_only_variables_the_code_reads() -> None:
+    docker = (PROJECT_ROOT / "deploy" / "docker.env.example").read_text()
+    names = set(re.findall(r"^#?(RECIPE_RUNNER_[A-Z_]+)=", docker, re.M))
+    assert names <= _names_the_code_reads()
+    assert "RECIPE_RUNNER_RECIPES" not in names
+    assert re.search(r"^#?RECIPE_RUNNER_CONNECTIONS=$", docker, re.M)  # only to turn it off
+    assert "/etc/recipe-runner/connections.yaml" not in docker  # the systemd path

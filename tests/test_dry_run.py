@@ -183,7 +183,7 @@ async def test_human_output_shows_each_event_and_step(
     recipes = write_recipe(tmp_path / "recipes", relay_text(endpoint, records(1)))
     assert await cli_dry_run(tmp_path, recipes) == 0
     out = capsys.readouterr().out
-    assert "recipe relay (test.list), cursor null: 1 event(s)" in out
+    assert "recipe relay (test.list), cursor null: 1 event\n" in out
     assert '  event r0:1 (upsert): {"id": "r0", "n": 0, "tags": ["a", "skip"]}' in out
     assert "    actions[0] http.request: run" in out
     assert "    actions[1] log: partly unknown" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import requests
 from msal.exceptions import MsalServiceError
@@ -62,3 +64,16 @@ def test_unknown_exceptions_are_not_swallowed() -> None:
 
 def test_password_flow_fix_does_not_suggest_login() -> None:
     assert "connections test crm" in explain("crm", "AADSTS50173", "password").fix
+
+
+def test_mfa_on_a_password_connection_says_the_same_fix_as_the_readme() -> None:
+    mapped = classify_result("svc", "password", {"error": "invalid_grant",
+                                                 "error_codes": [50076]})
+    fix = ("the password flow cannot do multi-factor authentication: set "
+           "`auth: authorization_code` (and `redirect_uri`) on the connection, restart the "
+           "daemon, then run `recipe-runner connections login svc`")
+    assert mapped.message.endswith(fix)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| AADSTS50076 |"))
+    assert "the password flow cannot do MFA: set `auth: authorization_code`" in row
+    assert "`recipe-runner connections login NAME`" in row

@@ -108,10 +108,11 @@ async def test_unreachable_authority_host_is_a_retryable_error(
 ) -> None:
     from connectors.errors import RetryableError
 
-    write_connections(tmp_path, {"crm": connection(emulator,
-                                                   authority_host=f"localhost:{free_port()}")})
+    port = free_port()
+    write_connections(tmp_path, {"crm": connection(emulator, authority_host=f"localhost:{port}")})
     async with token_manager(emulator, tmp_path) as manager:
-        with pytest.raises(RetryableError, match="unreachable"):
+        with pytest.raises(RetryableError, match=f"unreachable at localhost:{port}: connection "
+                                                 "refused"):
             await manager.tokens("crm").access_token()
         assert manager.tokens("crm").status is None
 

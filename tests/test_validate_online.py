@@ -209,6 +209,19 @@ async def test_unreachable_environment_and_refused_sign_in_are_one_problem_per_c
                           "step(s) online: ") and crm.endswith(" (dynamics365)")
     assert "AADSTS7000215" in crm
     assert fo == ("connections.yaml:11:3: connections.fo: cannot check 2 recipe step(s) online: "
-                  "cannot reach F&O: ClientConnectorError (dynamics_fo)")
+                  f"cannot reach F&O at {host}: connection refused (nothing listens there) "
+                  "(dynamics_fo)")
     assert summary == "2 recipe(s) valid, 0 with problems"  # as far as could be checked
     assert CLIENT_SECRET not in "\n".join(lines)
+
+
+async def test_an_unknown_table_suggests_the_entity_set_name_a_trigger_accepts(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    close_to_logical = MISSPELT.split("actions:")[0].replace("contcts", "contactz")
+    recipe = close_to_logical + "actions: [{type: log, message: hi}]\n"
+    args = await setup(emulator, tmp_path, {"misspelt": recipe})
+    code, lines = await validate(tmp_path, *args)
+    assert lines[0] == ("recipes/misspelt.yaml:5:10: trigger.table: unknown table 'contactz' "
+                        "(did you mean 'contacts'?) (dynamics365.new_or_updated_record)")
+    assert code == 1

@@ -72,15 +72,16 @@ class ClientHooks(Protocol):
     def throttled(self) -> None:
         """The service answered 429."""
 
-    def retried(self) -> None:
-        """A request is about to be retried after a temporary error."""
+    def retried(self, error: RetryableError, attempt: int, delay_s: float) -> None:
+        """A request is about to be retried (after ``attempt`` tries, in ``delay_s``)
+        after the temporary ``error``."""
 
 
 class NoHooks:
     def throttled(self) -> None:
         pass
 
-    def retried(self) -> None:
+    def retried(self, error: RetryableError, attempt: int, delay_s: float) -> None:
         pass
 
 
@@ -240,8 +241,8 @@ class ODataClient(ABC, Generic[ResponseT]):
         assert isinstance(error, AuthError | FatalError | RetryableError)
         return error
 
-    async def _on_retry(self, _error: RetryableError, _attempt: int, _delay_s: float) -> None:
-        self.hooks.retried()
+    async def _on_retry(self, error: RetryableError, attempt: int, delay_s: float) -> None:
+        self.hooks.retried(error, attempt, delay_s)
 
     async def _renew(self, rejected: str) -> str:
         """One forced renewal for all callers that saw the same token rejected."""
@@ -262,7 +263,7 @@ class ODataClient(ABC, Generic[ResponseT]):
                     status, response_headers = resp.status, resp.headers
                     self.throttle.observe(status, response_headers.get("Retry-After"))
             except Exception as exc:
-                mapped = transport_error(self.service, exc)
+                mapped = transport_error(self.service, exc, outgoing.url)
                 if mapped is None:
                     raise
                 raise mapped from exc

@@ -26,6 +26,7 @@ import aiohttp
 
 from connectors.errors import AuthError, ConnectorError, FatalError, RetryableError
 from connectors.http.retry_after import parse_retry_after
+from connectors.network import describe
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 MESSAGE_LIMIT = 500  # an error body can be a whole HTML page; keep the start
@@ -43,17 +44,19 @@ def classify(service: str, status: int, headers: Mapping[str, str], code: str,
     return FatalError(text, status=status, code=code)
 
 
-def transport_error(service: str, exc: BaseException) -> ConnectorError | None:
-    """A RetryableError for timeouts, resets and broken bodies; None for anything else."""
+def transport_error(service: str, exc: BaseException,
+                    url: str | None = None) -> ConnectorError | None:
+    """A RetryableError for timeouts, resets and broken bodies; None for anything else.
+    The message names ``host:port`` (from the exception, or ``url``) and the cause."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return RetryableError(f"{service} did not answer in time")
+        return RetryableError(f"{service} did not answer in time ({describe(exc, url)})")
     if isinstance(exc, aiohttp.ClientConnectorError):  # no connection was made
-        return RetryableError(f"cannot reach {service}: {type(exc).__name__}", not_sent=True)
+        return RetryableError(f"cannot reach {service} at {describe(exc, url)}", not_sent=True)
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError
                   | aiohttp.ClientOSError | ConnectionResetError):
-        return RetryableError(f"the connection to {service} broke: {type(exc).__name__}")
+        return RetryableError(f"the connection to {service} broke ({describe(exc, url)})")
     if isinstance(exc, aiohttp.ClientConnectionError):
-        return RetryableError(f"cannot reach {service}: {type(exc).__name__}")
+        return RetryableError(f"cannot reach {service} at {describe(exc, url)}")
     if isinstance(exc, json.JSONDecodeError):
         return RetryableError(f"{service} sent a body that is not JSON (truncated?)")
     return None

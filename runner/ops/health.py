@@ -4,9 +4,20 @@
   ``{"status": "stalled"}`` when it is not. For liveness probes and the container
   ``HEALTHCHECK``: a stalled loop deserves a restart.
 * ``/readyz``: 503 ``{"status": "not ready", "problems": [...]}`` when the state store does
-  not answer or no recipe is loaded; 200 ``{"status": "degraded", "invalid_connections":
-  [...], "paused_recipes": [...]}`` when a connection needs a person (the other recipes
-  and the webhooks still work, so the instance stays in service); else 200 ``"ok"``.
+  not answer or no recipe is loaded. 200 ``{"status": "degraded", …}`` when something a
+  loaded recipe needs is wrong (the other recipes and the webhooks still work, so the
+  instance stays in service), with only the keys that apply:
+
+  * ``invalid_connections`` and ``paused_recipes``: a connection needs a person (sign-in,
+    new secret, consent); its recipes are paused;
+  * ``unreachable_connections``: ``{name: why}`` when the last token request failed for now
+    (identity provider unreachable, TLS not trusted, 5xx);
+  * ``failing_recipes``: ``{name: last error}`` for recipes whose polls failed
+    ``FAILING_AFTER_POLLS`` times in a row (e.g. a wrong table);
+  * ``kept_last_good``: ``{name: first problem}`` for recipes running their last good
+    version because an edit broke the file.
+
+  Connections no loaded recipe uses are left out. Else 200 ``{"status": "ok"}``.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from runner.engine.engine import connections_used
 from runner.ops.context import OPS, OpsContext
 from runner.ops.queue import store_reachable
 from runner.store import ConnectionStatus
@@ -38,8 +50,18 @@ async def readyz(request: web.Request) -> web.Response:
     invalid = invalid_connections(ops)
     if invalid:
         paused = sorted(n for n, r in ops.engine.recipes.items() if r.poller.paused_reason)
-        body.update(status="degraded", invalid_connections=invalid, paused_recipes=paused)
-    return web.json_response(body)
+        body.update(invalid_connections=invalid, paused_recipes=paused)
+    unreachable = unreachable_connections(ops)
+    if unreachable:
+        body["unreachable_connections"] = unreachable
+    failing, kept = await recipe_problems(ops)
+    if failing:
+        body["failing_recipes"] = failing
+    if kept:
+        body["kept_last_good"] = kept
+    if invalid or unreachable or failing or kept:
+        body["status"] = "degraded"
+    return web.json_response(ops.redactor.value(body))
 
 
 async def _blocking_problems(ops: OpsContext) -> list[str]:
@@ -52,9 +74,37 @@ async def _blocking_problems(ops: OpsContext) -> list[str]:
     return problems
 
 
+def used_connections(ops: OpsContext) -> set[str]:
+    """The connections the loaded recipes name (the others cannot degrade anything)."""
+    return {name for running in ops.engine.recipes.values()
+            for name in connections_used(running.recipe)}
+
+
 def invalid_connections(ops: OpsContext) -> list[str]:
-    """Names of the connections that need a person (sign-in, new secret, consent …)."""
+    """Names of the used connections that need a person (sign-in, new secret, consent …)."""
     if ops.tokens is None:
         return []
-    return sorted(name for name in ops.tokens.names
-                  if ops.tokens.tokens(name).status in NEEDS_A_PERSON)
+    used = used_connections(ops)
+    return sorted(name for name, _, _ in ops.tokens.needing_a_person() if name in used)
+
+
+def unreachable_connections(ops: OpsContext) -> dict[str, str]:
+    """Used connection → why its last token request failed for now."""
+    if ops.tokens is None:
+        return {}
+    used = used_connections(ops)
+    return {name: why for name, why in sorted(ops.tokens.unreachable().items())
+            if name in used}
+
+
+async def recipe_problems(ops: OpsContext) -> tuple[dict[str, str], dict[str, str]]:
+    """Loaded recipes whose polls keep failing (→ last poll error), and those running their
+    last good version because the file now has problems (→ the first problem)."""
+    failing, kept = {}, {}
+    for name in sorted(ops.engine.recipes):
+        state = await ops.engine.store.get_recipe_state(name)
+        if state.failing:
+            failing[name] = state.last_error or "polls fail"
+        if state.file_problem:
+            kept[name] = state.file_problem
+    return failing, kept

@@ -16,11 +16,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import structlog
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+from connectors.errors import RetryableError
+
+# Counters would also export a ``*_created`` series (the time each label set appeared):
+# noise for every dashboard and twice the series, so it is switched off process-wide.
+disable_created_metrics()
+log = structlog.get_logger("recipe-runner.connector")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STEP_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 STORE_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+# A request retried this many times is worth a warning line (each retry is a debug line).
+MANY_RETRIES = 3
 
 
 class PollResult(Protocol):
@@ -65,6 +82,10 @@ class Metrics:
         self.token_refreshes = Counter("recipe_runner_token_refreshes",
                                        "Access tokens obtained from the identity provider.",
                                        ["connection"], registry=r)
+        self.token_cache_adoptions = Counter(
+            "recipe_runner_token_cache_adoptions",
+            "Token caches another process stored (connections login/test, another replica) "
+            "that this daemon took over.", ["connection"], registry=r)
         self.token_failures = Counter(
             "recipe_runner_token_failures",
             "Failed token requests, by kind (invalid, never_signed_in, transient).",
@@ -117,14 +138,22 @@ class ConnectorHooks:
     """Satisfies ``connectors.dynamics365.client.ClientHooks`` for one connection."""
 
     def __init__(self, metrics: Metrics, connection: str) -> None:
+        self.connection = connection
         self._throttled = metrics.throttled.labels(connection)
         self._retries = metrics.retries.labels(connection)
 
     def throttled(self) -> None:
         self._throttled.inc()
 
-    def retried(self) -> None:
+    def retried(self, error: RetryableError, attempt: int, delay_s: float) -> None:
+        """Count the retry; a debug line each time, a warning once a request needed many."""
         self._retries.inc()
+        fields = {"connection": self.connection, "attempt": attempt,
+                  "delay_s": round(delay_s, 3), "status": error.status, "error": error.message}
+        if attempt == MANY_RETRIES:
+            log.warning("request.retried_many", **fields)
+        else:
+            log.debug("request.retried", **fields)
 
 
 def statement_kind(statement: Any) -> str:

@@ -16,7 +16,8 @@ from runner.engine.engine import RunningRecipe
 from runner.ops.context import OpsContext
 from runner.ops.health import NEEDS_A_PERSON
 from runner.ops.queue import QueueStats, queue_stats
-from runner.store import Job, JobDetail, JobStatus, StepRecord
+from runner.ops.recipe_health import recipe_health
+from runner.store import Job, JobDetail, JobStatus, RecipeState, StepRecord
 
 MAX_SHOWN_CHARS = 4000
 RECENT_JOBS = 20
@@ -105,7 +106,7 @@ async def recipe_rows(ops: OpsContext, now_s: float) -> list[RecipeRow]:
     for name in sorted(ops.engine.recipes):
         state = await ops.engine.store.get_recipe_state(name)
         queue = stats.get(name, QueueStats())
-        status, healthy = _recipe_state(ops.engine.recipes[name], state.enabled, state.last_error)
+        status, healthy = recipe_state(ops.engine.recipes[name], state)
         rows.append(RecipeRow(
             name=name, trigger=ops.engine.recipes[name].recipe.trigger.type,
             state=ops.redactor.text(status), healthy=healthy,
@@ -115,15 +116,15 @@ async def recipe_rows(ops: OpsContext, now_s: float) -> list[RecipeRow]:
     return rows
 
 
-def _recipe_state(running: RunningRecipe, enabled: bool | None,
-                  last_error: str | None) -> tuple[str, bool]:
-    if enabled is False:
+def recipe_state(running: RunningRecipe, state: RecipeState) -> tuple[str, bool]:
+    """What the status page says about a loaded recipe, and whether that is healthy; the
+    words match ``recipes list`` and the daemon's log lines."""
+    if state.enabled is False:
         return "disabled by operator", False
     if running.poller.paused_reason:
         return f"paused: {running.poller.paused_reason}", False
-    if last_error:
-        return f"polling fails: {last_error}", False
-    return "running", True
+    health = recipe_health(state)
+    return ("running", True) if health == "ok" else (health, False)
 
 
 async def connection_rows(ops: OpsContext, now_s: float) -> list[ConnectionRow]:
@@ -142,8 +143,20 @@ async def connection_rows(ops: OpsContext, now_s: float) -> list[ConnectionRow]:
             healthy=(status or (saved.state if saved else None)) not in NEEDS_A_PERSON,
             reason=ops.redactor.text(saved.reason or "") if saved else "",
             token_expiry=ago(tokens.expires_at, now_s) if tokens and tokens.expires_at else "-",
-            last_refresh=ago(tokens.last_refresh_at, now_s) if tokens else "-"))
+            last_refresh=await _last_refresh(ops, name, tokens, now_s)))
     return rows
+
+
+async def _last_refresh(ops: OpsContext, name: str, tokens: Any, now_s: float) -> str:
+    """When a token was last obtained: by this daemon, or as stored by any process
+    (``connections login``/``test`` from a shell, another replica)."""
+    if tokens is None:
+        return "-"
+    refreshed_at = tokens.last_refresh_at
+    if refreshed_at is None:
+        stored = await ops.engine.store.load_token_cache(name)
+        refreshed_at = stored.updated_at if stored else None
+    return ago(refreshed_at, now_s)
 
 
 def step_row(step: StepRecord, ops: OpsContext) -> StepRow:

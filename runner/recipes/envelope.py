@@ -73,12 +73,14 @@ class RecipeEnvelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN, description="Unique recipe name.")
-    description: str = ""
-    enabled: bool = True
-    trigger: dict[str, Any] = Field(description="What starts a job; checked as a TriggerEnvelope.")
+    description: str = Field("", description="What the recipe does, for people.")
+    enabled: bool = Field(True, description="false: loaded and checked, but never polled "
+                          "(an operator's `recipes enable/disable` overrides it).")
+    trigger: dict[str, Any] = Field(description="What starts a job: a `type` and its params.")
     concurrency: int = Field(1, ge=1, le=256, description="Jobs of this recipe at once.")
     max_pending: int = Field(1000, ge=1, description="Stop polling above this many pending jobs.")
-    variables: dict[str, Any] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict,
+                                      description="Constants for templates, seen as `vars`.")
     actions: list[Any] = Field(min_length=1, description="The steps, in order.")
 
 
@@ -86,12 +88,14 @@ class ForEachParams(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     items: Any = Field(description="A list, usually a template such as {{ trigger.record.lines }}.")
-    item_name: str = Field("item", alias="as", pattern=r"^[a-z_][a-z0-9_]*$")
-    actions: list[Any] = Field(min_length=1)
+    item_name: str = Field("item", alias="as", pattern=r"^[a-z_][a-z0-9_]*$",
+                           description="The name of the current item in templates.")
+    actions: list[Any] = Field(min_length=1, description="The steps to run for each item.")
 
 
 class StopParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outcome: Literal["success", "error"] = "success"
-    message: str = ""
+    outcome: Literal["success", "error"] = Field(
+        "success", description="success: the job succeeded; error: the job failed.")
+    message: str = Field("", description="Why it stopped (a template), logged and stored.")

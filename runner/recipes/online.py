@@ -153,7 +153,7 @@ async def _token_manager(connections: ConnectionsFile,
     """A started :class:`TokenManager` over the daemon's state store and token key."""
     key_file = key_file_for(state_url)
     if state_url.startswith("sqlite"):
-        key_file.parent.mkdir(parents=True, exist_ok=True)  # the SQLite file's folder
+        key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the SQLite file's folder
     fernet = load_fernet(key_file)
     assert fernet is not None  # load_fernet creates the key when there is none
     async with await Store.open(state_url) as store:

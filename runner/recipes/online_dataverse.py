@@ -46,6 +46,7 @@ class DataverseChecker:
         self.client = client
         self.found: list[Finding] = []
         self._tables: dict[str, str] | None = None  # entity set or logical name -> logical
+        self._entity_sets: list[str] = []  # what suggestions offer: valid for every step
 
     async def check(self, params: Mapping[str, Any], *, trigger: bool = False) -> list[Finding]:
         """Every finding of one step's params (raises ConnectorError if the service fails)."""
@@ -76,8 +77,9 @@ class DataverseChecker:
         if self._tables is None:
             self._tables = {}
             for row in await list_tables(self.client):
-                logical = str(row["LogicalName"])
-                self._tables[logical] = self._tables[str(row["EntitySetName"])] = logical
+                logical, entity_set = str(row["LogicalName"]), str(row["EntitySetName"])
+                self._tables[logical] = self._tables[entity_set] = logical
+                self._entity_sets.append(entity_set)
         return self._tables
 
     async def _table(self, name: object, path: FieldPath,
@@ -86,7 +88,9 @@ class DataverseChecker:
             return None
         known = await self._known_tables()
         if name not in known:
-            self.found.append(Finding(path, f"unknown table {name!r}" + suggestion(name, known)))
+            # entity set names only: a trigger refuses a logical name, an action takes both
+            self.found.append(Finding(path, f"unknown table {name!r}"
+                                      + suggestion(name, self._entity_sets)))
             return None
         info = await table_info(self.client, name)
         if entity_set_only and name != info.entity_set:

@@ -9,6 +9,7 @@ known once rendered, at run time).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -47,6 +48,7 @@ from runner.recipes.model import (
 from runner.templates import check_syntax, has_template, undeclared_names
 
 CONTROL_TYPES = ("for_each", "stop")
+TEMPLATE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")  # a step id reachable as steps.<id>
 TRIGGER_KEYS = frozenset({"type", "connection", "poll_interval", "batch_size", "batch_wait",
                           "shared"})
 
@@ -306,6 +308,13 @@ class RecipeBuilder:
     def _register_id(self, step_id: str | None, path: FieldPath) -> None:
         if step_id is None:
             return
+        if not TEMPLATE_NAME.match(step_id):
+            # `{{ steps.my-step.id }}` reads as `steps.my - step.id`: such an id could only
+            # be reached as steps['my-step'], so it is refused here rather than at run time.
+            better = re.sub(r"^(?=[0-9])", "step_", step_id.replace("-", "_"))
+            self._problem((*path, "id"), f"step id {step_id!r} cannot be used in a template "
+                          f"(steps.{step_id} is not a name there); use letters, digits and "
+                          f"'_', starting with a letter (did you mean {better!r}?)")
         if step_id in self._step_ids:
             self._problem(
                 (*path, "id"), f"step id {step_id!r} is already used at {self._step_ids[step_id]}"

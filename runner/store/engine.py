@@ -9,6 +9,8 @@ schema (its ``search_path``), e.g. several deployments or test runs in one datab
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -52,6 +54,20 @@ def sqlite_file(url: str) -> Path | None:
     if not normalized.startswith("sqlite"):
         return None
     return Path(normalized.split(":///", 1)[1].split("?", 1)[0])
+
+
+PRIVATE_FILE, PRIVATE_FOLDER = 0o600, 0o700
+
+
+def create_private(database: Path) -> None:
+    """Create a missing SQLite file (and missing folders) for this user only: the store holds
+    record data and token caches. SQLite gives its ``-wal`` and ``-shm`` files the database
+    file's mode. Existing files and folders are left as they are."""
+    for folder in reversed([database.parent, *database.parent.parents]):
+        if not folder.exists():
+            folder.mkdir(mode=PRIVATE_FOLDER, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
 
 
 def _refuse_memory(url: str) -> None:

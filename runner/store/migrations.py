@@ -74,6 +74,28 @@ def _jobs_v1() -> Table:
     return table
 
 
+MIGRATION_7_COLUMNS = ("failed_polls", "file_problem", "backfill_request", "backfill_result")
+
+
+def _recipe_states_v2() -> Table:
+    """``recipe_states`` as migrations 2–5 made it: without the columns of migration 7."""
+    table = Table("recipe_states", MetaData())
+    for column in recipe_states.columns:
+        if column.name not in MIGRATION_7_COLUMNS:
+            table.append_column(column._copy())
+    return table
+
+
+def _add_recipe_health(conn: Connection) -> None:
+    """Failed polls in a row and a kept version's file problem, so that the daemon's log,
+    the status page, ``/readyz`` and ``recipes list`` tell one story; and backfill requests
+    an operator hands to the daemon (which has the connections' secrets)."""
+    conn.exec_driver_sql(
+        "ALTER TABLE recipe_states ADD COLUMN failed_polls INTEGER NOT NULL DEFAULT 0")
+    for column in MIGRATION_7_COLUMNS[1:]:
+        conn.exec_driver_sql(f"ALTER TABLE recipe_states ADD COLUMN {column} TEXT")
+
+
 def _drop_status_indexes(conn: Connection) -> None:
     """Claims always name their recipe and use ``(recipe, status, seq)``; the two indexes
     led by ``status`` served only operator listings across recipes, yet every job insert
@@ -109,12 +131,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2,
         "token caches, connection and recipe states",
-        _create(token_caches, connection_states, recipe_states),
+        _create(token_caches, connection_states, _recipe_states_v2()),
     ),
     Migration(3, "replicas and recipe leases", _create(replicas, leases)),
     Migration(4, "jobs deduplicated by their id alone", _drop_event_key_unique),
     Migration(5, "no status-led indexes on jobs", _drop_status_indexes),
     Migration(6, "batch members, deduplicated per record", _create(batch_members)),
+    Migration(7, "failed polls, kept-version problems and backfill requests per recipe",
+              _add_recipe_health),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,4 +1,5 @@
-"""Per-recipe operator state: an enabled override, the last poll time and error."""
+"""Per-recipe operator state: an enabled override, the last poll time and error, and how
+many polls failed in a row."""
 
 from __future__ import annotations
 
@@ -17,14 +18,17 @@ async def get_recipe_state(conn: AsyncConnection, recipe: str) -> RecipeState:
     row = (
         await conn.execute(
             select(
-                recipe_states.c.enabled, recipe_states.c.last_poll_at, recipe_states.c.last_error
+                recipe_states.c.enabled, recipe_states.c.last_poll_at, recipe_states.c.last_error,
+                recipe_states.c.failed_polls, recipe_states.c.file_problem,
             ).where(recipe_states.c.recipe == recipe)
         )
     ).first()
     if row is None:
         return RecipeState(recipe=recipe, enabled=None, last_poll_at=None, last_error=None)
     return RecipeState(
-        recipe=recipe, enabled=row.enabled, last_poll_at=row.last_poll_at, last_error=row.last_error
+        recipe=recipe, enabled=row.enabled, last_poll_at=row.last_poll_at,
+        last_error=row.last_error, failed_polls=row.failed_polls,
+        file_problem=row.file_problem,
     )
 
 
@@ -35,18 +39,31 @@ async def set_recipe_enabled(
     await _upsert(conn, recipe, now_s, enabled=enabled)
 
 
+async def set_file_problem(
+    conn: AsyncConnection, recipe: str, problem: str | None, now_s: float
+) -> None:
+    """The daemon keeps running the last good version of ``recipe`` because its file has
+    ``problem`` (``None``: the file loads again, or the version is no longer running)."""
+    await _upsert(conn, recipe, now_s, file_problem=problem)
+
+
 async def record_poll_outcome(
     conn: AsyncConnection, recipe: str, error: str | None, now_s: float
 ) -> None:
-    """Remember that the recipe polled at ``now_s`` and how it went (``None``: fine)."""
-    await _upsert(conn, recipe, now_s, last_poll_at=now_s, last_error=error)
+    """Remember that the recipe polled at ``now_s`` and how it went (``None``: fine); a
+    failure adds one to the polls failed in a row, a success sets them back to 0."""
+    failed = recipe_states.c.failed_polls + 1 if error else 0
+    await _upsert(conn, recipe, now_s, {"failed_polls": failed},
+                  last_poll_at=now_s, last_error=error, failed_polls=1 if error else 0)
 
 
-async def _upsert(conn: AsyncConnection, recipe: str, now_s: float, **values: object) -> None:
+async def _upsert(conn: AsyncConnection, recipe: str, now_s: float,
+                  on_update: dict[str, object] | None = None, **values: object) -> None:
     stmt = insert_for(conn, recipe_states).values(recipe=recipe, updated_at=now_s, **values)
     await conn.execute(
         stmt.on_conflict_do_update(
-            index_elements=[recipe_states.c.recipe], set_={**values, "updated_at": now_s}
+            index_elements=[recipe_states.c.recipe],
+            set_={**values, **(on_update or {}), "updated_at": now_s},
         )
     )
 
@@ -67,6 +84,8 @@ async def record_poll_outcomes(conn: AsyncConnection, names: Sequence[str], erro
     stmt = insert_for(conn, recipe_states)
     stmt = stmt.on_conflict_do_update(
         index_elements=[recipe_states.c.recipe],
-        set_={"last_poll_at": now_s, "last_error": error, "updated_at": now_s})
+        set_={"last_poll_at": now_s, "last_error": error, "updated_at": now_s,
+              "failed_polls": recipe_states.c.failed_polls + 1 if error else 0})
     await conn.execute(stmt, [{"recipe": name, "updated_at": now_s, "last_poll_at": now_s,
-                               "last_error": error} for name in names])
+                               "last_error": error, "failed_polls": 1 if error else 0}
+                              for name in names])

@@ -139,9 +139,21 @@ class ConnectionState:
     updated_at: float
 
 
+# A recipe whose polls failed this many times in a row is "failing" (the daemon logs an
+# error line, /readyz, the status page and `recipes list` say so).
+FAILING_AFTER_POLLS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class RecipeState:
     recipe: str
     enabled: bool | None
     last_poll_at: float | None
     last_error: str | None
+    failed_polls: int = 0  # in a row; 0 after a good poll
+    # the daemon runs the last good version; the file's first problem
+    file_problem: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.failed_polls >= FAILING_AFTER_POLLS

@@ -129,6 +129,16 @@ recipe_states = Table(
     Column("last_poll_at", Double),
     Column("last_error", Text),
     Column("updated_at", Double, nullable=False),
+    # polls failed in a row (0 after a good poll): a recipe is "failing" from
+    # records.FAILING_AFTER_POLLS on
+    Column("failed_polls", Integer, nullable=False, server_default="0"),
+    # set while the daemon runs the last good version because the file now has problems:
+    # the first problem, ``file:line:col: message``
+    Column("file_problem", Text),
+    # `recipes backfill` from a shell without the connection's secrets hands the work to
+    # the daemon: the request (JSON, taken by one replica) and the last result (JSON)
+    Column("backfill_request", Text),
+    Column("backfill_result", Text),
 )
 
 # -- several replicas on one database (runner/cluster) --------------------------------

@@ -12,9 +12,19 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from runner.store import cursors, feeds, history, jobs, outbox, recipes, steps, tokens
+from runner.store import (
+    backfills,
+    cursors,
+    feeds,
+    history,
+    jobs,
+    outbox,
+    recipes,
+    steps,
+    tokens,
+)
 from runner.store.batches import Batching
-from runner.store.engine import READ_ONLY, create_store_engine, sqlite_file
+from runner.store.engine import READ_ONLY, create_private, create_store_engine, sqlite_file
 from runner.store.feeds import FeedState, MemberCursor
 from runner.store.migrations import migrate
 from runner.store.outbox import PreparedEvents
@@ -53,10 +63,10 @@ class Store:
     @classmethod
     async def open(cls, url: str, *, schema: str | None = None, clock: Clock = time.time) -> Store:
         """Connect to ``url`` (see ``engine.normalize_url``) and apply pending migrations;
-        a SQLite file's folder is created if missing."""
+        a SQLite file and its folder are created if missing, readable by this user only."""
         database = sqlite_file(url)
         if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)
+            create_private(database)
         engine = create_store_engine(url, schema=schema)
         try:
             await migrate(engine)
@@ -328,6 +338,33 @@ class Store:
     async def set_recipe_enabled(self, recipe: str, enabled: bool | None) -> None:
         async with self._write() as conn:
             await recipes.set_recipe_enabled(conn, recipe, enabled, self._clock())
+
+    async def set_file_problem(self, recipe: str, problem: str | None) -> None:
+        """See ``recipes.set_file_problem``."""
+        async with self._write() as conn:
+            await recipes.set_file_problem(conn, recipe, problem, self._clock())
+
+    # -- backfills handed to the daemon (see backfills.py) ------------------------------
+
+    async def request_backfill(self, recipe: str, body: dict[str, Any]) -> bool:
+        async with self._write() as conn:
+            return await backfills.request(conn, recipe, body, self._clock())
+
+    async def pending_backfills(self) -> dict[str, dict[str, Any]]:
+        async with self._read() as conn:
+            return await backfills.pending(conn)
+
+    async def take_backfill(self, recipe: str, body: dict[str, Any]) -> bool:
+        async with self._write() as conn:
+            return await backfills.take(conn, recipe, body, self._clock())
+
+    async def finish_backfill(self, recipe: str, outcome: dict[str, Any]) -> None:
+        async with self._write() as conn:
+            await backfills.finish(conn, recipe, outcome, self._clock())
+
+    async def backfill_result(self, recipe: str) -> dict[str, Any] | None:
+        async with self._read() as conn:
+            return await backfills.result(conn, recipe)
 
     async def record_poll_outcome(self, recipe: str, error: str | None = None) -> None:
         async with self._write() as conn:

@@ -9,7 +9,8 @@
     └── anything else (invalid_grant, invalid_client, interaction_required, …)
                                               → AuthError(code="AADSTS…"): needs a person
     exception raised by msal's transport
-    ├── requests.RequestException (DNS, refused, reset, timeout)  → RetryableError
+    ├── requests.RequestException (DNS, refused, reset, timeout, TLS)  → RetryableError
+    │   naming host:port and the cause
     ├── MsalServiceError (HTTP 429/5xx, also msal's own throttling) → RetryableError
     └── ValueError (a non-JSON body, e.g. a proxy's HTML page)   → RetryableError
 
@@ -27,6 +28,7 @@ import requests
 from msal.exceptions import MsalServiceError
 
 from connectors.errors import AuthError, ConnectorError, RetryableError
+from connectors.network import describe
 from runner.tokens.messages import explain
 
 TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
@@ -61,8 +63,8 @@ def classify_result(connection: str, auth: str, result: Mapping[str, Any]) -> Co
 def classify_exception(connection: str, exc: BaseException) -> ConnectorError | None:
     """The exception for one msal raised, or ``None`` if it is not a known transient kind."""
     if isinstance(exc, requests.RequestException):
-        kind = type(exc).__name__
-        return RetryableError(f"connection {connection}: identity provider unreachable ({kind})")
+        return RetryableError(f"connection {connection}: identity provider unreachable at "
+                              f"{describe(exc)}")
     if isinstance(exc, MsalServiceError):
         match = _HTTP_STATUS.search(str(exc))
         status = int(match[1]) if match else None

@@ -25,19 +25,20 @@ import msal
 import structlog
 
 from connectors.auth import close_msal_app
-from connectors.errors import AuthError, RetryableError
+from connectors.errors import AuthError, ConnectorError, RetryableError
 from runner.connections import DynamicsConnectionBase
 from runner.ops.metrics import METRICS
 from runner.store import ConnectionStatus, TokenCacheConflict
 from runner.tokens import flows
 from runner.tokens.classify import classify_exception, classify_result
-from runner.tokens.messages import NEVER_SIGNED_IN, explain
+from runner.tokens.messages import NEVER_SIGNED_IN, Explanation, explain
 from runner.tokens.persist import CacheStore
 from runner.tokens.settings import TokenSettings
 
 log = structlog.get_logger(__name__)
 Clock = Callable[[], float]
 StateListener = Callable[[str, ConnectionStatus, str | None], None]
+NEEDS_A_PERSON = (ConnectionStatus.INVALID, ConnectionStatus.NEVER_SIGNED_IN)
 
 
 class ConnectionTokens:
@@ -50,8 +51,13 @@ class ConnectionTokens:
         self.connection = connection
         self.settings = settings or TokenSettings()
         self.status: ConnectionStatus | None = None
+        self.reason: str | None = None  # why the state is what it is (``CODE: meaning``)
         self.expires_at: float | None = None  # of the current access token, manager clock
-        self.last_refresh_at: float | None = None  # last token from the identity provider
+        self.lifetime_s: float | None = None  # of the current access token
+        # last token from the identity provider, here or by another process (CLI, replica)
+        self.last_refresh_at: float | None = None
+        # the last token request failed for now (network, 5xx): what happened, until a token
+        self.transient_error: str | None = None
         self._caches = caches
         self._clock = clock
         self._on_state = on_state
@@ -85,11 +91,18 @@ class ConnectionTokens:
 
     # -- lifecycle ------------------------------------------------------------------
 
-    async def start(self, stored_state: ConnectionStatus | None) -> None:
+    async def start(self, stored_state: ConnectionStatus | None,
+                    stored_reason: str | None = None, *, announce: bool = True) -> None:
         """Adopt the stored state; an authorization_code connection with no cache is
-        ``never_signed_in``."""
-        self.status = stored_state
-        if (stored_state is None and self.connection.auth == "authorization_code"
+        ``never_signed_in``. A state that needs a person is announced exactly as when it
+        happened (``connection.invalid`` with code, meaning and fix): after a restart the
+        operator sees the same line as the first time (``announce=False``: a command that
+        is about to try the connection anyway, ``connections test``)."""
+        self.status, self.reason = stored_state, stored_reason
+        if stored_state in NEEDS_A_PERSON:
+            if announce:
+                self._announce(stored_state, _code_of(stored_reason))
+        elif (stored_state is None and self.connection.auth == "authorization_code"
                 and await self._caches.store.load_token_cache(self.name) is None):
             await self._set_status(ConnectionStatus.NEVER_SIGNED_IN, NEVER_SIGNED_IN)
 
@@ -126,7 +139,15 @@ class ConnectionTokens:
 
     def _fresh(self) -> bool:
         return (self._token is not None and self.expires_at is not None
-                and self._clock() < self.expires_at - self.settings.renew_ahead_s)
+                and self._clock() < self.expires_at - self._renew_margin_s())
+
+    def _renew_margin_s(self) -> float:
+        """``renew_ahead_s``, or a fraction of a lifetime shorter than that (a 4-minute
+        token would otherwise be renewed on every call)."""
+        if self.lifetime_s is None:
+            return self.settings.renew_ahead_s
+        return min(self.settings.renew_ahead_s,
+                   self.lifetime_s * self.settings.short_lifetime_renew_fraction)
 
     async def _renew(self, force: bool) -> str:
         # Across replicas: inside the lock the stored cache is re-read first, so a replica
@@ -150,6 +171,7 @@ class ConnectionTokens:
             if mapped is None:
                 raise
             METRICS.token_failures.labels(self.name, _failure_kind(mapped)).inc()
+            self._transient(mapped)
             raise mapped from None
         await self._persist()  # before anything can use the token: rotations are durable
         return await self._accept(result)
@@ -165,11 +187,16 @@ class ConnectionTokens:
             if isinstance(error, AuthError):
                 return await self._fail(error, ConnectionStatus.INVALID)
             METRICS.token_failures.labels(self.name, "transient").inc()
+            self._transient(error)
             raise error
         now = self._clock()
         self._token = str(result["access_token"])
-        self.expires_at = now + float(result.get("expires_in") or 600)
+        self.lifetime_s = float(result.get("expires_in") or 600)
+        self.expires_at = now + self.lifetime_s
         self._generation += 1
+        if self.transient_error is not None:
+            log.info("token.reachable_again", connection=self.name)
+            self.transient_error = None
         if result.get("token_source") != "cache":
             self.last_refresh_at = now
             METRICS.token_refreshes.labels(self.name).inc()
@@ -184,18 +211,30 @@ class ConnectionTokens:
         self._failure, self._failed_version = error, self._version
         self._token, self.expires_at = None, None
         METRICS.token_failures.labels(self.name, status.value).inc()
+        self.transient_error = None  # it answered: the problem is not the network
         code = error.code or "unknown"
         if self.status is not status:
-            meaning = explain(self.name, error.code, self.connection.auth)
-            event = ("connection.invalid" if status is ConnectionStatus.INVALID
-                     else "connection.never_signed_in")
-            log.error(event, connection=self.name, code=code,
-                      meaning=meaning.meaning, fix=meaning.fix)
+            meaning = self._announce(status, error.code)
             await self._set_status(status, f"{code}: {meaning.meaning}")
         raise error
 
+    def _announce(self, status: ConnectionStatus, code: str | None) -> Explanation:
+        """The one error line saying the connection needs a person: code, meaning, fix."""
+        meaning = explain(self.name, code, self.connection.auth)
+        event = ("connection.invalid" if status is ConnectionStatus.INVALID
+                 else "connection.never_signed_in")
+        log.error(event, connection=self.name, code=code or "unknown",
+                  meaning=meaning.meaning, fix=meaning.fix)
+        return meaning
+
+    def _transient(self, error: ConnectorError) -> None:
+        """Remember a failure that a retry may fix (``/readyz`` shows it); said once."""
+        if self.transient_error is None:
+            log.warning("token.unavailable", connection=self.name, error=error.message)
+        self.transient_error = error.message
+
     async def _set_status(self, status: ConnectionStatus, reason: str | None) -> None:
-        self.status = status
+        self.status, self.reason = status, reason
         await self._caches.store.set_connection_state(self.name, status, reason)
         if self._on_state is not None:
             self._on_state(self.name, status, reason)
@@ -206,7 +245,11 @@ class ConnectionTokens:
         if stored is None or stored.version == self._version:
             return False
         self._cache.deserialize(stored.text)
+        if self._version:  # not our first read: someone else (CLI, replica) stored it
+            METRICS.token_cache_adoptions.labels(self.name).inc()
+            log.info("token.cache_adopted", connection=self.name, version=stored.version)
         self._version = stored.version
+        self.last_refresh_at = max(self.last_refresh_at or 0.0, stored.updated_at)
         return True
 
     async def _persist(self) -> None:
@@ -224,10 +267,11 @@ class ConnectionTokens:
                 self._app = await asyncio.to_thread(
                     flows.connection_app, self.connection, self._cache, self.settings.timeout_s
                 )
-            except Exception as exc:
+            except Exception as exc:  # OIDC discovery: the authority's first request
                 mapped = classify_exception(self.name, exc)
                 if mapped is None:
                     raise
+                self._transient(mapped)
                 raise mapped from None
         return self._app
 
@@ -235,6 +279,12 @@ class ConnectionTokens:
         if self._app is not None:
             close_msal_app(self._app)
             self._app = None
+
+
+def _code_of(reason: str | None) -> str | None:
+    """``AADSTS7000215`` from a stored reason ``AADSTS7000215: the client secret is wrong``."""
+    code = (reason or "").split(":", 1)[0].strip()
+    return code or None
 
 
 def _failure_kind(error: Exception) -> str:

@@ -60,7 +60,7 @@ def _fernet(key: bytes, origin: str) -> Fernet:
 
 
 def _create_key_file(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key()
     # O_EXCL: two processes starting at once must not each write their own key.
     try:

@@ -17,7 +17,12 @@ from cryptography.fernet import Fernet
 from connectors.errors import AuthError, RecipeError, RetryableError
 from runner.connections import ConnectionsFile, DynamicsConnectionBase
 from runner.store import ConnectionStatus, Store
-from runner.tokens.connection_tokens import Clock, ConnectionTokens, StateListener
+from runner.tokens.connection_tokens import (
+    NEEDS_A_PERSON,
+    Clock,
+    ConnectionTokens,
+    StateListener,
+)
 from runner.tokens.persist import CacheStore
 from runner.tokens.settings import TokenSettings
 
@@ -45,9 +50,11 @@ class TokenManager:
 
     async def start(self) -> None:
         """Load each connection's stored state (and mark unsigned authorization_code ones)."""
-        states = {s.connection: s.state for s in await self.store.list_connection_states()}
+        states = {s.connection: s for s in await self.store.list_connection_states()}
         for name, tokens in self._tokens.items():
-            await tokens.start(states.get(name))
+            stored = states.get(name)
+            await tokens.start(stored.state if stored else None,
+                               stored.reason if stored else None)
 
     def tokens(self, name: str) -> ConnectionTokens:
         """The token provider of connection ``name``."""
@@ -59,6 +66,17 @@ class TokenManager:
     @property
     def names(self) -> list[str]:
         return list(self._tokens)
+
+    def needing_a_person(self) -> list[tuple[str, ConnectionStatus, str | None]]:
+        """``(name, state, reason)`` of each connection that needs a sign-in, a new secret
+        or another fix by a person."""
+        return [(name, tokens.status, tokens.reason) for name, tokens in self._tokens.items()
+                if tokens.status in NEEDS_A_PERSON]
+
+    def unreachable(self) -> dict[str, str]:
+        """Connection → the temporary failure of its last token request (network, 5xx)."""
+        return {name: tokens.transient_error for name, tokens in self._tokens.items()
+                if tokens.transient_error is not None}
 
     def subscribe(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener(connection, state, reason)`` on every state change; returns a

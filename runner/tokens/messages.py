@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SIGN_IN_AGAIN = "sign in again"
+NEEDS_MFA = "sign in again, with multi-factor authentication"
+# the password flow cannot answer an MFA prompt: only a browser sign-in can
+PASSWORD_CANNOT_MFA = ("the password flow cannot do multi-factor authentication: set "
+                       "`auth: authorization_code` (and `redirect_uri`) on the connection, "
+                       "restart the daemon, then run `recipe-runner connections login {name}`")
 FIX_SECRET = "put a valid client secret in the connections file"
 FIX_PASSWORD = "fix the username or password in the connections file"
 FIX_APP = "fix the app registration or the connection's settings"
@@ -19,9 +24,9 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "AADSTS70008": ("the refresh token expired or was revoked", SIGN_IN_AGAIN),
     "AADSTS50173": ("the grant was revoked (password reset, or an admin revoked sessions)",
                     SIGN_IN_AGAIN),
-    "AADSTS50076": ("multi-factor authentication is now required", SIGN_IN_AGAIN),
-    "AADSTS50078": ("the multi-factor authentication has expired", SIGN_IN_AGAIN),
-    "AADSTS50079": ("the user must enrol in multi-factor authentication", SIGN_IN_AGAIN),
+    "AADSTS50076": ("multi-factor authentication is now required", NEEDS_MFA),
+    "AADSTS50078": ("the multi-factor authentication has expired", NEEDS_MFA),
+    "AADSTS50079": ("the user must enrol in multi-factor authentication", NEEDS_MFA),
     "AADSTS70043": ("a sign-in frequency policy requires a fresh sign-in", SIGN_IN_AGAIN),
     "AADSTS700084": ("the refresh token reached its fixed lifetime", SIGN_IN_AGAIN),
     "AADSTS50132": ("the session ended after a password change", SIGN_IN_AGAIN),
@@ -69,7 +74,11 @@ def explain(connection: str, code: str | None, auth: str) -> Explanation:
 
 
 def _fix(connection: str, action: str, auth: str) -> str:
-    if action == SIGN_IN_AGAIN and auth == "authorization_code":
+    if action in (SIGN_IN_AGAIN, NEEDS_MFA) and auth == "authorization_code":
+        return f"run `recipe-runner connections login {connection}`"
+    if action == NEEDS_MFA and auth == "password":
+        return PASSWORD_CANNOT_MFA.format(name=connection)
+    if action == NEEDS_MFA:  # client credentials never see it; a user flow otherwise
         return f"run `recipe-runner connections login {connection}`"
     if action == SIGN_IN_AGAIN:  # password flow: a new sign-in needs the user's own action
         action = "sign in as the user once (or fix the password) in the connections file"
