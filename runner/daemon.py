@@ -47,8 +47,8 @@ from runner.engine.worker import WorkerSettings
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging
 from runner.ops import listen_problem
-from runner.recipes import LoadedRecipes, Recipe, load_recipes
-from runner.recipes.loader import recipe_files
+from runner.recipes import LoadedRecipes, Recipe
+from runner.recipes.loader import LoadTimedOut, load_recipes_off_loop, recipe_files
 from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
 from runner.store import ConnectionStatus, Store
@@ -102,7 +102,7 @@ class Daemon:
             released = await store.release_claims(self.settings.worker_id)
             if released:
                 self.log.info("daemon.resumed_jobs", jobs=released)
-            self._apply(self._load_recipes(), start=False)
+            self._apply(await self._load_recipes() or LoadedRecipes(), start=False)
             if self.settings.burst:
                 return await self._burst()
             return await self._serve()
@@ -155,7 +155,7 @@ class Daemon:
                     await self._wait_for_stop_or_reload()
                     if self._reload.is_set() and not self._stop.is_set():
                         self._reload.clear()
-                        await self.reload()
+                        await self._reload_safely()
         finally:
             watcher.cancel()
             await self._stop_cluster_loops()
@@ -355,12 +355,18 @@ class Daemon:
             return {}
         return {name: conn.type for name, conn in self.connections.connections.items()}
 
-    def _load_recipes(self) -> LoadedRecipes:
-        loaded = load_recipes(self.settings.recipes, self.registry, self._connection_types())
+    async def _load_recipes(self) -> LoadedRecipes | None:
+        """The recipe files, read off the event loop; None when reading timed out."""
+        self._files_seen = self._snapshot()
+        try:
+            loaded = await load_recipes_off_loop(self.settings.recipes, self.registry,
+                                                 self._connection_types())
+        except LoadTimedOut as exc:
+            self.log.error("recipes.load_failed", reason=str(exc))
+            return None
         for problem in loaded.problems:
             level = self.log.error if problem.is_error else self.log.warning
             level("recipe.problem", problem=str(problem))
-        self._files_seen = self._snapshot()
         return loaded
 
     def _apply(self, loaded: LoadedRecipes, *, start: bool) -> None:
@@ -401,7 +407,10 @@ class Daemon:
         assert self.engine is not None and self.scheduler is not None
         self.systemd.reloading()
         changed_connections = await self._reload_connections()
-        loaded = self._load_recipes()
+        loaded = await self._load_recipes()
+        if loaded is None:
+            self.log.warning("recipes.kept_last_good", recipes=sorted(self.engine.recipes))
+            return
         broken = set(loaded.broken_files)
         current = self.engine.recipes
         for name in list(current):
@@ -426,6 +435,14 @@ class Daemon:
             self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
         self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
+
+    async def _reload_safely(self) -> None:
+        """A reload problem of any kind leaves the running recipes as they were."""
+        try:
+            await self.reload()
+        except Exception as exc:
+            self.log.error("daemon.reload_failed", error=f"{exc.__class__.__name__}: {exc}",
+                           kept="the recipes running before the reload")
 
     async def _reload_connections(self) -> set[str]:
         """Re-read the connections file; a broken file keeps the last good one. Returns the
