@@ -52,6 +52,7 @@ from runner.recipes.loader import LoadTimedOut, load_recipes_off_loop, recipe_fi
 from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
 from runner.store import ConnectionStatus, Store
+from runner.store.open_errors import open_failure
 from runner.systemd import SystemdNotifier
 from runner.tokens import TokenManager
 
@@ -89,7 +90,10 @@ class Daemon:
         if not self._load_connections():
             return EXIT_CONFIG
         self.systemd.start_watchdog()
-        store = await Store.open(self.settings.state_url)
+        store = await self._open_store()
+        if store is None:
+            await self.systemd.stop_watchdog()
+            return EXIT_CONFIG
         if not await self._join_cluster(store):
             await store.close()
             await self.systemd.stop_watchdog()
@@ -114,6 +118,15 @@ class Daemon:
             await store.close()
             await self.systemd.stop_watchdog()
             self.log.info("daemon.stopped")
+
+    async def _open_store(self) -> Store | None:
+        """The state store, or None after one ``daemon.cannot_start`` line saying why."""
+        try:
+            return await Store.open(self.settings.state_url)
+        except Exception as exc:
+            self.log.error("daemon.cannot_start",
+                           reason=open_failure(exc, self.settings.state_url))
+            return None
 
     async def _burst(self) -> int:
         """Poll the recipes whose leases this replica takes (all of them unless other

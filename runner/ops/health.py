@@ -4,9 +4,11 @@
   ``{"status": "stalled"}`` when it is not. For liveness probes and the container
   ``HEALTHCHECK``: a stalled loop deserves a restart.
 * ``/readyz``: 503 ``{"status": "not ready", "problems": [...]}`` when the state store does
-  not answer or no recipe is loaded; 200 ``{"status": "degraded", "invalid_connections":
-  [...], "paused_recipes": [...]}`` when a connection needs a person (the other recipes
-  and the webhooks still work, so the instance stays in service); else 200 ``"ok"``.
+  not answer, cannot write (a full or read-only disk: a write failed in the last 30 s, or a
+  SQLite store's disk has under 1 MiB free), or no recipe is loaded; 200 ``{"status":
+  "degraded", "invalid_connections": [...], "paused_recipes": [...]}`` when a connection
+  needs a person (the other recipes and the webhooks still work, so the instance stays in
+  service); else 200 ``"ok"``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aiohttp import web
 from runner.ops.context import OPS, OpsContext
 from runner.ops.queue import store_reachable
 from runner.store import ConnectionStatus
+from runner.store.engine import write_trouble
 
 NEEDS_A_PERSON = (ConnectionStatus.INVALID, ConnectionStatus.NEVER_SIGNED_IN)
 
@@ -47,6 +50,9 @@ async def _blocking_problems(ops: OpsContext) -> list[str]:
     unreachable = await store_reachable(ops.engine.store)
     if unreachable:
         problems.append(unreachable)
+    trouble = write_trouble(ops.engine.store.engine)
+    if trouble:
+        problems.append(trouble)
     if not ops.engine.recipes:
         problems.append("no recipe loaded")
     return problems
