@@ -10,6 +10,7 @@ import aiohttp
 from pydantic import Field, model_validator
 
 from connectors.base import ActionSpec, FatalError, Params, RetryableError, StepContext
+from connectors.http.client import OriginError
 from connectors.http.retry_after import parse_retry_after
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -93,10 +94,13 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> dict[str,
     if client is None:
         raise FatalError("http.request needs an HTTP session (no connection was given)")
     url = client.resolve(params.url)
-    kwargs = _request_kwargs(params, client.headers)
+    kwargs = _request_kwargs(params, {})  # the connection's auth headers go via send()
     try:
-        async with client.session.request(params.method, url, **kwargs) as resp:
-            output = await _read_output(resp)
+        async with await client.send(params.method, url, auth_headers=client.headers,
+                                     **kwargs) as resp:
+            output = client.scrub(await _read_output(resp))
+    except OriginError as exc:
+        raise FatalError(f"{params.method} {url}: {exc}") from None
     except aiohttp.ClientConnectorCertificateError as exc:
         raise FatalError(f"{params.method} {url}: the server's certificate is not trusted "
                          "(give the connection a ca_bundle)") from exc
