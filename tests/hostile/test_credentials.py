@@ -18,7 +18,7 @@ from runner import cli
 from runner.daemon import Daemon
 from runner.settings import Settings
 from tests.daemon_support import wait_for
-from tests.hostile.servers import Recorder, recording_server
+from tests.hostile.servers import recording_server
 from tests.hostile.support import HostileDaemon, assert_healthy, hostile_daemon
 
 API_KEY = "k3y-Never-Leaves-Home"

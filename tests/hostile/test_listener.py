@@ -5,6 +5,7 @@ does not open the listener to the network."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import io
 import time
@@ -81,10 +82,8 @@ async def test_idle_connections_beyond_the_cap_cannot_lock_out_health_probes(
         await assert_healthy(running)  # evicts the oldest idle connection to get in
         closed = 0
         for reader, writer in idle:
-            try:
+            with contextlib.suppress(TimeoutError, ConnectionError):
                 closed += await asyncio.wait_for(reader.read(), 0.05) == b""
-            except (TimeoutError, ConnectionError):
-                pass
             writer.close()
         assert closed >= 30  # only ~10 may stay open at a time
 
@@ -102,25 +101,24 @@ async def test_oversized_body_is_a_413_json_answer(tmp_path: Path) -> None:
 
 async def test_status_page_answers_only_to_its_own_names_with_security_headers(
         tmp_path: Path) -> None:
-    async with hostile_daemon(tmp_path) as running:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(running.base_url + "/", headers={
-                    "Host": "rebound.evil.example", "Origin": "http://rebound.evil.example"}) \
+    async with hostile_daemon(tmp_path) as running, aiohttp.ClientSession() as http:
+        async with http.get(running.base_url + "/", headers={
+                "Host": "rebound.evil.example", "Origin": "http://rebound.evil.example"}) \
                     as resp:
-                rebound = resp.status, dict(resp.headers)
-            async with http.get(running.base_url + "/metrics",
-                                headers={"Host": "evil.example:9464"}) as resp:
-                metrics = resp.status
-            async with http.get(running.base_url + "/healthz",
-                                headers={"Host": "pod-10-0-0-7.internal"}) as resp:
-                probe = resp.status  # probes use any name
-            async with http.get(running.base_url + "/", headers={
-                    "Host": f"localhost:{running.daemon.listen_port}"}) as resp:
-                page = resp.status, dict(resp.headers)
-            async with http.options(running.base_url + "/hooks/x", headers={
-                    "Origin": "https://evil.example",
-                    "Access-Control-Request-Method": "POST"}) as resp:
-                preflight = resp.status, dict(resp.headers)
+            rebound = resp.status, dict(resp.headers)
+        async with http.get(running.base_url + "/metrics",
+                            headers={"Host": "evil.example:9464"}) as resp:
+            metrics = resp.status
+        async with http.get(running.base_url + "/healthz",
+                            headers={"Host": "pod-10-0-0-7.internal"}) as resp:
+            probe = resp.status  # probes use any name
+        async with http.get(running.base_url + "/", headers={
+                "Host": f"localhost:{running.daemon.listen_port}"}) as resp:
+            page = resp.status, dict(resp.headers)
+        async with http.options(running.base_url + "/hooks/x", headers={
+                "Origin": "https://evil.example",
+                "Access-Control-Request-Method": "POST"}) as resp:
+            preflight = resp.status, dict(resp.headers)
     assert rebound[0] == 421 and metrics == 421 and probe == 200
     assert page[0] == 200
     csp = page[1]["Content-Security-Policy"]
@@ -136,10 +134,9 @@ async def test_status_page_answers_only_to_its_own_names_with_security_headers(
 async def test_allowed_hosts_widen_the_names_the_page_answers_to(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECIPE_RUNNER_ALLOWED_HOSTS", "runner.corp.example, [::1]")
-    async with hostile_daemon(tmp_path) as running, aiohttp.ClientSession() as http:
-        async with http.get(running.base_url + "/",
-                            headers={"Host": "runner.corp.example"}) as resp:
-            assert resp.status == 200
+    async with hostile_daemon(tmp_path) as running, aiohttp.ClientSession() as http, \
+            http.get(running.base_url + "/", headers={"Host": "runner.corp.example"}) as resp:
+        assert resp.status == 200
 
 
 @pytest.mark.parametrize(("token", "refused"), [

@@ -95,7 +95,7 @@ async def test_signed_webhook_replays_make_one_job_and_stale_ones_none(
         assert [status for status, _ in answers] == [202, 200, 200]
         assert answers[1][1]["duplicate"] is True
         stale = sign(b'{"order": 43}', at_s=time.time() - 600)
-        status, refused, _ = await post(running, "/hooks/signed", b'{"order": 43}', **stale)
+        status, _refused, _ = await post(running, "/hooks/signed", b'{"order": 43}', **stale)
         forged = {**sign(body), "Content-Type": "application/json"}
         forged_body = b'{"order": 44}'  # the same signature on another body
         assert (await post(running, "/hooks/signed", forged_body, **forged))[0] == 401
