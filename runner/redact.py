@@ -27,6 +27,8 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 MIN_SECRET_CHARS = 6  # shorter values would mask ordinary words
+MAX_DEPTH = 100
+TOO_DEEP = "… (nested too deeply to show)"
 _SECRET_KEY = re.compile(
     r"(pass(word)?|secret|token|authorization|api[-_]?key|cookie|credential|assertion|signature)",
     re.IGNORECASE,
@@ -83,17 +85,21 @@ class Redactor:
                 return MASK
         return run
 
-    def value(self, value: Any) -> Any:
-        """A copy of ``value`` with secrets masked (dicts, lists and strings, recursively)."""
+    def value(self, value: Any, depth: int = 0) -> Any:
+        """A copy of ``value`` with secrets masked (dicts, lists and strings, recursively);
+        below ``MAX_DEPTH`` levels a value is replaced, not walked (hostile nesting)."""
         if isinstance(value, str):
             return self.text(value)
+        if depth >= MAX_DEPTH and isinstance(value, dict | list | tuple):
+            return TOO_DEEP
         if isinstance(value, dict):
             return {
-                k: MASK if isinstance(k, str) and _SECRET_KEY.search(k) and v else self.value(v)
+                k: MASK if isinstance(k, str) and _SECRET_KEY.search(k) and v
+                else self.value(v, depth + 1)
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
+            return [self.value(v, depth + 1) for v in value]
         return value
 
 

@@ -21,6 +21,7 @@ import aiohttp
 from yarl import URL
 
 MAX_REDIRECTS = 10
+MAX_ANSWER_BYTES = 10 * 1024 * 1024  # decompressed: a gzip bomb stops here
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 Origin = tuple[str, str, int]
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -28,6 +29,19 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 class OriginError(ValueError):
     """A URL outside the connection's origin, or a redirect the client will not follow."""
+
+
+class AnswerTooLarge(ValueError):
+    """The service's answer (decompressed) is larger than ``MAX_ANSWER_BYTES``."""
+
+
+async def read_text_capped(resp: aiohttp.ClientResponse,
+                           max_bytes: int = MAX_ANSWER_BYTES) -> str:
+    """The answer's text, reading at most ``max_bytes`` (decompressed) of it."""
+    body = await resp.content.read(max_bytes + 1)
+    if len(body) > max_bytes:
+        raise AnswerTooLarge(f"the answer is larger than {max_bytes // (1024 * 1024)} MiB")
+    return body.decode(resp.get_encoding() if resp.charset else "utf-8", errors="replace")
 
 
 def origin_of(url: str) -> Origin:

@@ -139,13 +139,18 @@ def _key_message(details: ErrorDetails) -> str:
 
 def _unknown_key_message(path: FieldPath, data: Any, model: type[BaseModel] | None) -> str:
     key = str(path[-1]) if path else "?"
-    message = f"unknown key {key!r}"
+    message = f"unknown key {_short(key)!r}"
     if model is None:
         return message
     parent = _value_at(data, path[:-1])
     present = set(parent) if isinstance(parent, Mapping) else set()
     allowed = allowed_keys(model, path[:-1]) - present
     return message + suggestion(key, sorted(allowed))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A name as messages show it: a hostile 100 KB key must not become a 100 KB log line."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _choice_message(details: ErrorDetails) -> str:

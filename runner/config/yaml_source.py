@@ -146,7 +146,14 @@ def parse_yaml(text: str, file: str) -> YamlSource:
         limit = f"{MAX_CONFIG_BYTES // 1024} KiB"
         source.problems.append(Problem(file, None, None, (), f"larger than the {limit} limit"))
         return source
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)  # the reader checks every character here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"YAML syntax error: character {exc.character!r} is not allowed in YAML"
+        source.problems.append(Problem(file, line, column, (), message))
+        return source
     try:
         node = loader.get_single_node()
         if node is None:
@@ -166,6 +173,11 @@ def parse_yaml(text: str, file: str) -> YamlSource:
         return source
     except yaml.YAMLError as exc:  # unmarked: rare (e.g. a reader error)
         source.problems.append(Problem(file, None, None, (), f"YAML error: {exc}"))
+        return source
+    except ValueError as exc:  # a scalar Python cannot convert, e.g. a 5,000-digit integer
+        reason = str(exc).split(";")[0][:200]
+        source.problems.append(Problem(file, None, None, (), f"YAML value cannot be read: "
+                                                             f"{reason}"))
         return source
     finally:
         loader.dispose()
