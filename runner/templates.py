@@ -36,6 +36,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, Undefined
+from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from connectors.errors import RecipeError
@@ -120,9 +121,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 
 def _environment(encoding: str | None) -> BoundedSandbox:
-    options: dict[str, Any] = {"undefined": StrictUndefined, "autoescape": encoding == "xml"}
+    options: dict[str, Any] = {"undefined": StrictUndefined, "autoescape": False}
     if encoding in ("odata", "odata-fo"):
         options["finalize"] = partial(_odata_output, encoding)
+    elif encoding == "xml":
+        options["finalize"] = _xml_output
     env = BoundedSandbox(**options)
     env.filters.update(FILTERS)
     env.globals["now"] = _now
@@ -133,6 +136,19 @@ def _odata_output(dialect: str, value: Any) -> str:
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises, naming the missing attribute
     return template_literal(value, dialect)
+
+
+_XML_WHITESPACE = str.maketrans({"\n": "&#10;", "\r": "&#13;", "\t": "&#9;"})
+
+
+def _xml_output(value: Any) -> str:
+    """XML-escaped text, safe in element text and in attribute values (where a raw line
+    break would be normalised to a space); ``| safe`` output (Markup) passes as written."""
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises, naming the missing attribute
+    if isinstance(value, Markup):
+        return str(value)
+    return str(escape(str(value))).translate(_XML_WHITESPACE)
 
 
 _ENVS = {encoding: _environment(encoding) for encoding in (None, *ENCODINGS)}

@@ -38,9 +38,14 @@ class AnswerTooLarge(ValueError):
 async def read_text_capped(resp: aiohttp.ClientResponse,
                            max_bytes: int = MAX_ANSWER_BYTES) -> str:
     """The answer's text, reading at most ``max_bytes`` (decompressed) of it."""
-    body = await resp.content.read(max_bytes + 1)
-    if len(body) > max_bytes:
-        raise AnswerTooLarge(f"the answer is larger than {max_bytes // (1024 * 1024)} MiB")
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := await resp.content.read(64 * 1024):
+        total += len(chunk)
+        if total > max_bytes:
+            raise AnswerTooLarge(f"the answer is larger than {max_bytes // (1024 * 1024)} MiB")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     return body.decode(resp.get_encoding() if resp.charset else "utf-8", errors="replace")
 
 

@@ -20,6 +20,9 @@ class Recorder:
     url: str = ""
     received: list[dict[str, Any]] = field(default_factory=list)
 
+    def received_headers(self) -> list[dict[str, str]]:
+        return [r["headers"] for r in self.received]
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.text()
         self.received.append({"path": request.path, "method": request.method,
