@@ -144,7 +144,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        answer = _error(exc.status, exc.reason)
+        answer = _error(exc.status, exc.text or exc.reason)
         for header in ("Allow", "Retry-After"):
             if header in exc.headers:
                 answer.headers[header] = exc.headers[header]
