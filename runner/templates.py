@@ -233,6 +233,7 @@ def _shown(source: str) -> str:
 # -- params: encoded fields, rendered off the loop when they may be long ------------------------
 
 
+@lru_cache(maxsize=256)
 def field_encodings(model: type[BaseModel]) -> dict[str, str]:
     """Param name (and alias) → the encoding its template values get, from the fields'
     ``json_schema_extra`` (``x-template-values``)."""
