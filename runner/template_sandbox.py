@@ -79,7 +79,13 @@ def _check_size(size: int, what: str) -> None:
 
 
 def _sized(value: Any) -> int | None:
-    return len(value) if isinstance(value, str | list | tuple | bytes) else None
+    """A value's size for the bounds: characters of a string; for a list, its items plus the
+    characters of its string items (``[big] * n`` would otherwise pass as n small items)."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return len(value) + sum(len(item) for item in value if isinstance(item, str | bytes))
+    return None
 
 
 def _repeat_size(left: Any, right: Any) -> int | None:
