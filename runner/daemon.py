@@ -50,12 +50,13 @@ from runner.heartbeat_file import HeartbeatFile, heartbeat_path
 from runner.listener import listening, parse_listen
 from runner.logs import REDACTOR, configure_logging, log_exception
 from runner.ops import listen_problem
-from runner.recipes import LoadedRecipes, load_recipes
+from runner.recipes import LoadedRecipes
 from runner.recipes.declared import declared_name
-from runner.recipes.loader import recipe_files
+from runner.recipes.loader import LoadTimedOut, load_recipes_off_loop, recipe_files
 from runner.runtime import ConnectionPool, secret_values, token_manager_for
 from runner.settings import Settings
 from runner.store import ConnectionStatus, Store
+from runner.store.open_errors import open_failure
 from runner.systemd import SystemdNotifier
 from runner.tokens import TokenManager
 
@@ -97,7 +98,10 @@ class Daemon:
         if not self._load_connections():
             return EXIT_CONFIG
         self.systemd.start_watchdog()
-        store = await Store.open(self.settings.state_url)
+        store = await self._open_store()
+        if store is None:
+            await self.systemd.stop_watchdog()
+            return EXIT_CONFIG
         self.heartbeat.start()
         if not await self._join_cluster(store):
             await store.close()
@@ -112,7 +116,7 @@ class Daemon:
             released = await store.release_claims(self.settings.worker_id)
             if released:
                 self.log.info("daemon.resumed_jobs", jobs=released)
-            self._apply(self._load_recipes(), start=False)
+            self._apply(await self._load_recipes() or LoadedRecipes(), start=False)
             if self.settings.burst:
                 return await self._burst()
             return await self._serve()
@@ -127,6 +131,15 @@ class Daemon:
             await self.heartbeat.stop()
             await self.systemd.stop_watchdog()
             self.log.info("daemon.stopped")
+
+    async def _open_store(self) -> Store | None:
+        """The state store, or None after one ``daemon.cannot_start`` line saying why."""
+        try:
+            return await Store.open(self.settings.state_url)
+        except Exception as exc:
+            self.log.error("daemon.cannot_start",
+                           reason=open_failure(exc, self.settings.state_url))
+            return None
 
     async def _burst(self) -> int:
         """Poll the recipes whose leases this replica takes (all of them unless other
@@ -183,7 +196,7 @@ class Daemon:
                 await self._wait_for_stop_or_reload()
                 if self._reload.is_set() and not self._stop.is_set():
                     self._reload.clear()
-                    await self.reload()
+                    await self._reload_safely()
         finally:
             watcher.cancel()
             sweeper.cancel()
@@ -418,13 +431,19 @@ class Daemon:
             return {}
         return {name: conn.type for name, conn in self.connections.connections.items()}
 
-    def _load_recipes(self) -> LoadedRecipes:
-        loaded = load_recipes(self.settings.recipes, self.registry, self._connection_types())
+    async def _load_recipes(self) -> LoadedRecipes | None:
+        """The recipe files, read off the event loop; None when reading timed out."""
+        self._files_seen = self._snapshot()
+        try:
+            loaded = await load_recipes_off_loop(self.settings.recipes, self.registry,
+                                                 self._connection_types())
+        except LoadTimedOut as exc:
+            self.log.error("recipes.load_failed", reason=str(exc))
+            return None
         for problem in loaded.problems:
             level = self.log.error if problem.is_error else self.log.warning
             level("recipe.problem", recipe=self._recipe_of(problem.file, loaded),
                   file=problem.file, problem=str(problem))
-        self._files_seen = self._snapshot()
         return loaded
 
     def _recipe_of(self, file: str, loaded: LoadedRecipes) -> str | None:
@@ -491,7 +510,10 @@ class Daemon:
         assert self.engine is not None and self.scheduler is not None
         self.systemd.reloading()
         changed_connections = await self._reload_connections()
-        loaded = self._load_recipes()
+        loaded = await self._load_recipes()
+        if loaded is None:
+            self.log.warning("recipes.kept_last_good", recipes=sorted(self.engine.recipes))
+            return
         broken = set(loaded.broken_files)
         current = self.engine.recipes
         for name in list(current):
@@ -519,6 +541,14 @@ class Daemon:
             self.cluster.rebalance_soon()  # take the leases of new recipes now
         self.log.info("daemon.reloaded", recipes=len(self.engine.recipes))
         self.systemd.ready(f"{len(self.engine.recipes)} recipes running")
+
+    async def _reload_safely(self) -> None:
+        """A reload problem of any kind leaves the running recipes as they were."""
+        try:
+            await self.reload()
+        except Exception as exc:
+            self.log.error("daemon.reload_failed", error=f"{exc.__class__.__name__}: {exc}",
+                           kept="the recipes running before the reload")
 
     async def _reload_connections(self) -> set[str]:
         """Re-read the connections file; a broken file keeps the last good one. Returns the

@@ -41,7 +41,7 @@ from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
 from runner.runtime import ConnectionPool, needs_tokens, token_manager_for
 from runner.store import Store
-from runner.templates import TemplateRenderError, has_template, render_value
+from runner.templates import TemplateRenderError, field_encodings, has_template, render_value
 
 DEFAULT_LIMIT = 5
 MAX_ITEMS_SHOWN = 20  # for_each iterations previewed per step
@@ -201,22 +201,25 @@ class StepRenderer:
                                _join(note, problem))
         return StepPreview(path, step.type, RUN, params, step.connection, note)
 
-    def _render(self, value: Any, step: Step, what: str) -> Any:
-        return render_value(value, self.context, f"{step.where}: {step.path}.{what}")
+    def _render(self, value: Any, step: Step, what: str, encoding: str | None = None) -> Any:
+        return render_value(value, self.context, f"{step.where}: {step.path}.{what}", encoding)
 
     def _partial(self, value: Any, step: Step, what: str) -> tuple[Any, set[str]]:
         """``value`` rendered, except strings reading ``steps.*`` (kept as written)."""
         needs: set[str] = set()
+        spec = self.registry.actions.get(getattr(step, "type", ""))
+        encodings = field_encodings(spec.params) if spec and what == "params" else {}
 
-        def walk(item: Any, where: str) -> Any:
+        def walk(item: Any, where: str, encoding: str | None = None) -> Any:
             if isinstance(item, str):
                 found = step_references(item)
                 needs.update(found)
-                return item if found else self._render(item, step, where)
-            if isinstance(item, dict):
-                return {k: walk(v, f"{where}.{k}") for k, v in item.items()}
+                return item if found else self._render(item, step, where, encoding)
+            if isinstance(item, dict):  # a param's encoding applies to its whole value
+                return {k: walk(v, f"{where}.{k}", encodings.get(k) if where == what
+                                else encoding) for k, v in item.items()}
             if isinstance(item, list):
-                return [walk(v, f"{where}[{i}]") for i, v in enumerate(item)]
+                return [walk(v, f"{where}[{i}]", encoding) for i, v in enumerate(item)]
             return item
 
         return walk(value, what), needs

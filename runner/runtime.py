@@ -3,6 +3,7 @@ connector uses (``HttpClient``, ``DataverseClient``, ``FoClient``), and their to
 
 from __future__ import annotations
 
+import base64
 import ssl
 from typing import Any
 
@@ -26,8 +27,8 @@ from runner.tokens import TokenManager, key_file_for, load_fernet
 
 def http_auth_headers(conn: HttpConnection) -> dict[str, str]:
     if conn.auth == "basic" and conn.username and conn.password:
-        basic = aiohttp.BasicAuth(conn.username, conn.password.get_secret_value())
-        return {"Authorization": basic.encode()}
+        pair = f"{conn.username}:{conn.password.get_secret_value()}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
     if conn.auth == "bearer" and conn.token:
         return {"Authorization": f"Bearer {conn.token.get_secret_value()}"}
     if conn.auth == "header" and conn.header_name and conn.header_value:
@@ -106,7 +107,8 @@ class ConnectionPool:
             raise RecipeError(f"unknown connection {name!r}")
         if isinstance(conn, HttpConnection):
             return HttpClient(self._session(conn.ca_bundle), base_url=str(conn.base_url),
-                              headers=http_auth_headers(conn))
+                              headers=http_auth_headers(conn),
+                              allowed_hosts=tuple(conn.allowed_hosts))
         if isinstance(conn, Dynamics365Connection) and self.tokens is not None:
             client = DataverseClient.open(conn.api_base_url, self.tokens.tokens(name),
                                           ca_bundle=conn.ca_bundle, throttle=conn.throttle,

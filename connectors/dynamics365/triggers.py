@@ -65,8 +65,9 @@ class RecordTriggerParams(Params):
         None, description="Columns to return (the key and timestamps are always added).",
         examples=[["fullname", "emailaddress1"]])
     filter: str | None = Field(
-        None, description="Extra OData $filter, ANDed with the trigger's own.",
-        examples=["statecode eq 0"])
+        None, description="Extra OData $filter, ANDed with the trigger's own (sent as "
+        "written: trigger params are not templates).", examples=["statecode eq 0"],
+        json_schema_extra=odata.FILTER_TEMPLATE)
     since: Since = "now"
     page_size: int = Field(1000, ge=1, le=5000, description="Rows per Web API page.")
     lookback: Lookback = 300.0

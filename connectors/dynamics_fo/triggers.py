@@ -62,7 +62,9 @@ class FoTriggerParams(Params):
         None, description="Fields to return (the key and the date field are always added).",
         examples=[["CustomerAccount", "OrganizationName"]])
     filter: str | None = Field(None, description="Extra OData $filter, ANDed with the "
-                               "trigger's own.", examples=["CustomerGroupId eq '10'"])
+                               "trigger's own (sent as written: trigger params are not "
+                               "templates).", examples=["CustomerGroupId eq '10'"],
+                               json_schema_extra=odata.FO_FILTER_TEMPLATE)
     since: Since = "now"
     data_area: str | None = Field(
         None, description="Company (dataAreaId) to read; default: the connection's.",

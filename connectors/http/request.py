@@ -10,6 +10,7 @@ import aiohttp
 from pydantic import Field, model_validator
 
 from connectors.base import ActionSpec, FatalError, Params, RetryableError, StepContext
+from connectors.http.client import AnswerTooLarge, OriginError, read_text_capped
 from connectors.http.retry_after import parse_retry_after
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -79,7 +80,7 @@ def _request_kwargs(params: HttpRequestParams, base_headers: dict[str, str],
 
 
 async def _read_output(resp: aiohttp.ClientResponse) -> dict[str, Any]:
-    text = await resp.text(errors="replace")
+    text = await read_text_capped(resp)
     output: dict[str, Any] = {
         "status": resp.status,
         "headers": {k: v for k, v in resp.headers.items() if k.lower() != "set-cookie"},
@@ -87,7 +88,7 @@ async def _read_output(resp: aiohttp.ClientResponse) -> dict[str, Any]:
         "text": text[:MAX_TEXT_CHARS],
     }
     if "json" in resp.headers.get("Content-Type", ""):
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, RecursionError):
             output["json"] = json.loads(text)
     return output
 
@@ -109,10 +110,13 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> dict[str,
     if client is None:
         raise FatalError("http.request needs an HTTP session (no connection was given)")
     url = client.resolve(params.url)
-    kwargs = _request_kwargs(params, client.headers, ctx)
+    kwargs = _request_kwargs(params, {}, ctx)  # the connection's auth headers go via send()
     try:
-        async with client.session.request(params.method, url, **kwargs) as resp:
-            output = await _read_output(resp)
+        async with await client.send(params.method, url, auth_headers=client.headers,
+                                     **kwargs) as resp:
+            output = client.scrub(await _read_output(resp))
+    except (OriginError, AnswerTooLarge) as exc:
+        raise FatalError(f"{params.method} {url}: {exc}") from None
     except aiohttp.ClientConnectorCertificateError as exc:
         raise FatalError(f"{params.method} {url}: the server's certificate is not trusted "
                          "(give the connection a ca_bundle)") from exc

@@ -16,6 +16,10 @@ from datetime import UTC, date, datetime
 from urllib.parse import quote
 
 __all__ = [
+    "FILTER_TEMPLATE",
+    "FO_FILTER_TEMPLATE",
+    "TEMPLATE_VALUES",
+    "ODataLiteral",
     "alternate_key",
     "compare",
     "datetime_literal",
@@ -26,6 +30,7 @@ __all__ = [
     "parse_datetime",
     "path_segment",
     "string_literal",
+    "template_literal",
 ]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*")
@@ -116,3 +121,54 @@ def alternate_key(values: Mapping[str, object]) -> str:
     parts = [f"{identifier(k)}={quote(literal(v), safe=_SEGMENT_SAFE)}"
              for k, v in values.items()]
     return "(" + ",".join(parts) + ")"
+
+
+# -- values a recipe's template puts into a ``filter`` ---------------------------------------
+
+# A params field's ``json_schema_extra`` key telling the template renderer how to encode each
+# ``{{ }}`` value placed in the field (the engine stays generic: it reads this, not names).
+TEMPLATE_VALUES = "x-template-values"
+FILTER_TEMPLATE = {TEMPLATE_VALUES: "odata"}
+FO_FILTER_TEMPLATE = {TEMPLATE_VALUES: "odata-fo"}
+_GUID_TEXT = re.compile(r"\{?[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?")
+_DATETIME_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?")
+_DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class ODataLiteral(str):
+    """Text that already is an OData literal (``odata_quote``'s output) or that the recipe
+    marked as raw filter text (``odata_raw``): put into a filter as it is."""
+
+
+def template_literal(value: object, dialect: str = "odata") -> str:
+    """A ``{{ }}`` value in a filter as an OData literal: strings quoted with quotes doubled,
+    GUID- and ISO-date-shaped strings as GUID and date literals, numbers, booleans and null
+    as such. ``dialect="odata-fo"`` also refuses ``*`` in a string (F&O reads it as a wildcard
+    in ``eq``/``ne``). Lists and mappings are refused (ValueError)."""
+    if isinstance(value, ODataLiteral):
+        return str(value)
+    if isinstance(value, list | tuple | dict | set):
+        raise ValueError(f"a {type(value).__name__} cannot be put into a filter; pick one value")
+    if not isinstance(value, str):
+        return literal(value)
+    text = value.strip()
+    if _GUID_TEXT.fullmatch(text):
+        return guid(text)
+    if _DATETIME_TEXT.fullmatch(text):
+        return _precise_datetime(text)
+    if _DATE_TEXT.fullmatch(text):
+        return date.fromisoformat(text).isoformat()
+    if dialect == "odata-fo" and "*" in value:
+        raise ValueError("the value contains '*', which F&O reads as a wildcard in a filter; "
+                         "compare with ge and le, or pass it through | odata_quote on purpose")
+    return string_literal(value)
+
+
+def _precise_datetime(text: str) -> str:
+    """Like :func:`datetime_literal`, keeping fractional seconds (a filter on a record's own
+    ``modifiedon`` must not round it)."""
+    moment = parse_datetime(text)
+    if not moment.microsecond:
+        return datetime_literal(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0") + "Z"

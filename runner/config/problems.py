@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+MAX_SEGMENT_CHARS = 60  # a hostile 100 KB key is shown cut, not as a 100 KB line
 PathSegment = str | int
 FieldPath = tuple[PathSegment, ...]
 
@@ -28,7 +29,9 @@ def format_path(path: Sequence[object]) -> str:
         if isinstance(segment, int) and not isinstance(segment, bool):
             text += f"[{segment}]"
         else:
-            text += f".{segment}" if text else str(segment)
+            name = str(segment)
+            name = name if len(name) <= MAX_SEGMENT_CHARS else name[:MAX_SEGMENT_CHARS] + "…"
+            text += f".{name}" if text else name
     return text
 
 

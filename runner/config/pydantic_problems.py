@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from runner.config.problems import FieldPath, Problem, suggestion
+from runner.config.secrets import is_reference
 from runner.config.yaml_source import Anchor, YamlSource
 
 KEY_MARKER = "[key]"  # pydantic's last loc segment when a mapping *key* is invalid
@@ -62,8 +63,26 @@ def problems_from_validation_error(
         if any(path[: len(s)] == s for s in skip):
             continue
         message, anchor = _describe(details, rel_path, is_key, data, model)
+        reference = _value_at(source.data, path)
+        if anchor == "value" and is_reference(reference):
+            message = _without_value(message, details, str(reference))
         problems.append(source.problem(path, message, at=anchor, context=context))
     return problems
+
+
+def _without_value(message: str, details: ErrorDetails, reference: str) -> str:
+    """The message about a value read through `${file:}`/`${env:}`, naming the reference and
+    never echoing what it holds (a file such as /etc/shadow must not end up in a log)."""
+    value = details.get("input")
+    general = message.split(": ", 1)[0].split(" (", 1)[0]
+    echoes = "'" in general or '"' in general or (
+        isinstance(value, str) and any(part in general for part in _parts(value)))
+    return f"the value of {reference} " + ("is not valid here" if echoes else general)
+
+
+def _parts(value: str) -> list[str]:
+    """Pieces of `value` long enough that seeing one in a message means it echoes."""
+    return [piece for piece in re.split(r"[\s:/@]+", value) if len(piece) >= 4] or [value]
 
 
 def _data_path(loc: tuple[int | str, ...], data: Any) -> tuple[FieldPath, bool]:
@@ -120,13 +139,18 @@ def _key_message(details: ErrorDetails) -> str:
 
 def _unknown_key_message(path: FieldPath, data: Any, model: type[BaseModel] | None) -> str:
     key = str(path[-1]) if path else "?"
-    message = f"unknown key {key!r}"
+    message = f"unknown key {_short(key)!r}"
     if model is None:
         return message
     parent = _value_at(data, path[:-1])
     present = set(parent) if isinstance(parent, Mapping) else set()
     allowed = allowed_keys(model, path[:-1]) - present
     return message + suggestion(key, sorted(allowed))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A name as messages show it: a hostile 100 KB key must not become a 100 KB log line."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _choice_message(details: ErrorDetails) -> str:

@@ -17,15 +17,23 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, SecretStr
 
+from runner.config.files import MAX_SECRET_BYTES, UnreadableFile, read_regular_text
 from runner.config.problems import FieldPath, Problem, Severity
 from runner.config.yaml_source import YamlSource
 
+MAX_REFERENCE_CHARS = 8192
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 REFERENCE = re.compile(r"^\$\{(?P<kind>env|file):(?P<target>[^}]+)\}$")
 LITERAL_SECRET_HINT = "secret written in the file; prefer ${env:NAME} or ${file:/path}"
 
 
 class SecretReferenceError(Exception):
     """A reference that cannot be resolved; the message names the variable or path only."""
+
+
+class UnusableReferenceValue(SecretReferenceError):
+    """The reference resolves, but to something no field can take (an error even where
+    secrets are not required: the file or variable is there, and wrong)."""
 
 
 @dataclass
@@ -48,7 +56,20 @@ def resolve_reference(
     """The value `text` refers to; a relative file path is read relative to `base_dir`.
 
     Raises `SecretReferenceError`. A file's trailing newline is dropped (editors add one).
+    A value must be one line of text (no control characters, at most `MAX_REFERENCE_CHARS`):
+    every field takes one value, and a reference pointed at the wrong file (``/etc/shadow``)
+    must not carry that file into a URL, a header or an error message.
     """
+    value = _referenced_value(text, base_dir, environ)
+    if len(value) > MAX_REFERENCE_CHARS or _CONTROL.search(value):
+        where = "file" if text.startswith("${file:") else "variable"
+        raise UnusableReferenceValue(
+            f"{text} does not hold one line of text (line breaks, control characters or "
+            f"more than {MAX_REFERENCE_CHARS} characters); point it at the right {where}")
+    return value
+
+
+def _referenced_value(text: str, base_dir: Path, environ: Mapping[str, str] | None) -> str:
     match = REFERENCE.match(text)
     if match is None:
         return text
@@ -61,11 +82,10 @@ def resolve_reference(
     path = Path(target).expanduser()
     path = path if path.is_absolute() else base_dir / path
     try:
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        return read_regular_text(path, MAX_SECRET_BYTES).rstrip("\r\n")
+    except UnreadableFile as exc:
         # The path as written: what the user can find in the file.
-        raise SecretReferenceError(f"cannot read secret file '{target}': {reason}") from None
+        raise SecretReferenceError(f"cannot read secret file '{target}': {exc}") from None
 
 
 def resolve_references(
@@ -117,6 +137,8 @@ def _resolve(
         return resolve_reference(value, base_dir=base_dir, environ=environ)
     except SecretReferenceError as exc:
         out.unresolved.add(path)
+        if isinstance(exc, UnusableReferenceValue):
+            severity = "error"
         message = str(exc) if severity == "error" else f"{exc} here; the daemon will need it"
         out.problems.append(source.problem(path, message, context=context, severity=severity))
         return value

@@ -5,6 +5,12 @@ field path such as `("connections", "crm", "tenant_id")`, where its key and its 
 data itself is built by PyYAML's safe constructor from the same tree, so anchors, aliases and
 `<<` merge keys behave exactly as in `yaml.safe_load`. An aliased value points at its anchor (the
 place to edit). Duplicate keys and syntax errors become problems, not exceptions.
+
+Hostile files are problems too, never a crash or a stall: nesting deeper than `MAX_NESTING`
+(which would exhaust Python's stack), aliases that would expand to more than
+`MAX_EXPANDED_VALUES` values ("billion laughs": a few hundred bytes that expand to billions of
+strings in whatever walks the data), an alias of its own anchor (recursive data), and files
+that are not regular files or exceed `MAX_CONFIG_BYTES` (see `runner.config.files`).
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from typing import Any, Literal
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from runner.config.files import MAX_CONFIG_BYTES, UnreadableFile, read_regular_text
 from runner.config.problems import FieldPath, Problem, Severity
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+MAX_NESTING = 64  # mappings and lists inside each other; real files stay under 15
+MAX_EXPANDED_VALUES = 100_000  # values once every alias is expanded
 Anchor = Literal["key", "value", "parent"]
 
 
@@ -95,38 +104,148 @@ class YamlSource:
         )
 
 
-def load_yaml(path: Path, display_name: str | None = None) -> YamlSource:
-    """Read and parse `path`; never raises for bad content or a missing file."""
+def load_yaml(path: Path, display_name: str | None = None,
+              max_bytes: int = MAX_CONFIG_BYTES) -> YamlSource:
+    """Read and parse `path`; never raises for bad content, a missing file or a file that is
+    not a regular file of at most `max_bytes`."""
     name = display_name or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        return YamlSource(name, problems=[Problem(name, None, None, (), f"cannot read: {reason}")])
+        text = read_regular_text(path, max_bytes)
+    except UnreadableFile as exc:
+        return YamlSource(name, problems=[Problem(name, None, None, (), f"cannot read: {exc}")])
     return parse_yaml(text, name)
 
 
+class _TooDeep(yaml.MarkedYAMLError):
+    """Nesting beyond `MAX_NESTING`, raised while composing (before Python's stack runs out)."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting deeper than `MAX_NESTING` as it composes."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: object) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                mark = self.peek_event().start_mark
+                raise _TooDeep(problem=f"nested deeper than {MAX_NESTING} levels",
+                               problem_mark=mark)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+
 def parse_yaml(text: str, file: str) -> YamlSource:
-    """Parse YAML text; syntax errors and duplicate keys are reported as problems."""
+    """Parse YAML text; syntax errors, duplicate keys and hostile shapes are problems."""
     source = YamlSource(file)
-    loader = yaml.SafeLoader(text)
+    if len(text) > MAX_CONFIG_BYTES:
+        limit = f"{MAX_CONFIG_BYTES // 1024} KiB"
+        source.problems.append(Problem(file, None, None, (), f"larger than the {limit} limit"))
+        return source
+    try:
+        loader = _BoundedLoader(text)  # the reader checks every character here
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        message = f"YAML syntax error: character {exc.character!r} is not allowed in YAML"
+        source.problems.append(Problem(file, line, column, (), message))
+        return source
     try:
         node = loader.get_single_node()
         if node is None:
             return source
+        shape = _shape_problem(node, file)
+        if shape is not None:
+            source.problems.append(shape)
+            return source
         source.problems.extend(_duplicate_key_problems(node, file))
         source.data = loader.construct_document(node)
+    except _TooDeep as exc:
+        pos = _mark_position(exc.problem_mark)  # type: ignore[arg-type]
+        source.problems.append(Problem(file, pos.line, pos.column, (), str(exc.problem)))
+        return source
     except yaml.MarkedYAMLError as exc:
         source.problems.append(_syntax_problem(exc, text, file))
         return source
     except yaml.YAMLError as exc:  # unmarked: rare (e.g. a reader error)
         source.problems.append(Problem(file, None, None, (), f"YAML error: {exc}"))
         return source
+    except ValueError as exc:  # a scalar Python cannot convert, e.g. a 5,000-digit integer
+        reason = str(exc).split(";")[0][:200]
+        source.problems.append(Problem(file, None, None, (), f"YAML value cannot be read: "
+                                                             f"{reason}"))
+        return source
     finally:
         loader.dispose()
     # After construction merge keys are flattened in place, so the walk matches `data`.
     _record_positions(node, (), None, source.positions, set())
     return source
+
+
+class _Recursive(Exception):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+
+def _shape_problem(root: Node, file: str) -> Problem | None:
+    """A recursive alias, or aliases expanding beyond `MAX_EXPANDED_VALUES`; else None."""
+    try:
+        expanded = _expanded_size(root, {}, set())
+    except _Recursive as exc:
+        pos = _mark_position(exc.node.start_mark)
+        return Problem(file, pos.line, pos.column, (),
+                       "an alias refers to a value that contains it (recursive data)")
+    if expanded <= MAX_EXPANDED_VALUES:
+        return None
+    pos = _mark_position(_first_alias_mark(root) or root.start_mark)
+    return Problem(file, pos.line, pos.column, (),
+                   f"aliases expand to more than {MAX_EXPANDED_VALUES:,} values "
+                   "(a 'billion laughs' file?); write the values out or use fewer aliases")
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], active: set[int]) -> int:
+    """How many values `node` stands for once every alias is expanded (each shared node is
+    counted once per reference, but computed once: linear in the file's size)."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    if id(node) in active:
+        raise _Recursive(node)
+    active.add(id(node))
+    total = 1
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            total += _expanded_size(key, sizes, active) + _expanded_size(value, sizes, active)
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            total += _expanded_size(item, sizes, active)
+    active.discard(id(node))
+    sizes[id(node)] = min(total, MAX_EXPANDED_VALUES + 1)  # capped: no huge integers
+    return sizes[id(node)]
+
+
+def _first_alias_mark(root: Node) -> yaml.Mark | None:
+    """Where the first alias is used: a node reached twice is an anchored node."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return None
+        seen.add(id(node))
+        children: list[Node] = []
+        if isinstance(node, MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, SequenceNode):
+            children = list(node.value)
+        for child in children:
+            if id(child) in seen:
+                return child.start_mark
+        stack.extend(reversed(children))
+    return None
 
 
 def _mark_position(mark: yaml.Mark) -> Position:

@@ -8,12 +8,14 @@ directly, the loader reports them with positions instead.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -44,6 +46,19 @@ from runner.connections.rules import (
 DEFAULT_AUTHORITY_HOST = "login.microsoftonline.com"
 RULES_REPORTED = "rules_reported"  # validation context flag: the caller reports rules itself
 _STRICT = ConfigDict(extra="forbid", frozen=True)
+_HOST_NAME = re.compile(
+    r"^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _host_name(value: str) -> str:
+    value = value.strip().lower()
+    if not _HOST_NAME.match(value):
+        raise ValueError("must be a host name such as api.example.com or *.example.com "
+                         "(no scheme, port or path)")
+    return value
+
+
+HostName = Annotated[str, AfterValidator(_host_name)]
 
 
 def _raise_rule_errors(violations: list[RuleViolation]) -> None:
@@ -248,6 +263,12 @@ class HttpConnection(BaseModel):
                                             examples=["X-Api-Key"])
     header_value: SecretStr | None = Field(None, description="Header value for header auth.")
     ca_bundle: Path | None = Field(None, description="Private CA file to trust; must exist.")
+    allowed_hosts: list[HostName] = Field(
+        default_factory=list,
+        description="More hosts the credentials may be sent to (same scheme, any port; "
+        "'*.example.com' for its subdomains). Otherwise only base_url's scheme, host and port "
+        "get them, and a step whose URL leaves that origin fails.",
+        examples=[["api2.example.com", "*.hooks.example.com"]])
 
     @field_validator("ca_bundle")
     @classmethod

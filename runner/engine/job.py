@@ -38,7 +38,7 @@ from runner.ops.metrics import METRICS
 from runner.recipes import ActionStep, ForEachStep, Recipe, Step, StopStep
 from runner.redact import Redactor
 from runner.store import Job, StepResult, StepStatus
-from runner.templates import TemplateRenderError, render_value
+from runner.templates import TemplateRenderError, render_params, render_value
 
 MAX_OUTPUT_CHARS = 64_000
 Rewrite = Callable[[str], str]
@@ -142,7 +142,11 @@ class JobExecution:
 
     async def _action(self, step: ActionStep, path: str, rewrite: Rewrite) -> None:
         spec = self.services.registry.actions[step.type]
-        rendered = self._render(step.params, step, "params")
+        try:  # each field with its declared encoding; long renders off the loop
+            rendered = await render_params(step.params, self.context,
+                                           f"{step.where}: {step.path}.params", spec.params)
+        except TemplateRenderError as exc:
+            raise StepFailed(self.services.redactor.text(str(exc))) from None
         try:
             params = spec.params.model_validate(rendered)
         except ValidationError as exc:

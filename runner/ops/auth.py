@@ -32,13 +32,35 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_CHARS = 24
+MIN_TOKEN_DISTINCT_CHARS = 10
+TOKEN_HINT = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
 def listen_problem(address: tuple[str, int] | None, status_token: str | None) -> str | None:
     """Why the daemon must not start with this listen address, or ``None``."""
-    if address is None or status_token or is_loopback(address[0]):
+    if address is None or is_loopback(address[0]):
         return None
-    return (f"the listener would bind {address[0]}:{address[1]}, which is not loopback, and "
-            "the status page and metrics would be open to the network: set "
-            "RECIPE_RUNNER_STATUS_TOKEN to a long random value, or listen on 127.0.0.1")
+    if not status_token:
+        return (f"the listener would bind {address[0]}:{address[1]}, which is not loopback, "
+                "and the status page and metrics would be open to the network: set "
+                "RECIPE_RUNNER_STATUS_TOKEN to a long random value, or listen on 127.0.0.1")
+    weakness = token_weakness(status_token)
+    if weakness:
+        return (f"the listener would bind {address[0]}:{address[1]}, which is not loopback, "
+                f"and RECIPE_RUNNER_STATUS_TOKEN is {weakness}: use a long random value "
+                f"(e.g. {TOKEN_HINT})")
+    return None
+
+
+def token_weakness(token: str) -> str | None:
+    """Why ``token`` is too weak to guard a listener on the network (never its value)."""
+    if len(token) < MIN_TOKEN_CHARS:
+        return f"too short ({len(token)} characters, at least {MIN_TOKEN_CHARS})"
+    if len(set(token)) < MIN_TOKEN_DISTINCT_CHARS:
+        return (f"too uniform ({len(set(token))} different characters, at least "
+                f"{MIN_TOKEN_DISTINCT_CHARS})")
+    return None
 
 
 def is_protected(path: str) -> bool:

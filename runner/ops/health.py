@@ -4,9 +4,10 @@
   ``{"status": "stalled"}`` when it is not. For liveness probes and the container
   ``HEALTHCHECK``: a stalled loop deserves a restart.
 * ``/readyz``: 503 ``{"status": "not ready", "problems": [...]}`` when the state store does
-  not answer or no recipe is loaded. 200 ``{"status": "degraded", …}`` when something a
-  loaded recipe needs is wrong (the other recipes and the webhooks still work, so the
-  instance stays in service), with only the keys that apply:
+  not answer, cannot write (a full or read-only disk: a write failed in the last 30 s, or a
+  SQLite store's disk has under 1 MiB free), or no recipe is loaded. 200 ``{"status":
+  "degraded", …}`` when something a loaded recipe needs is wrong (the other recipes and the
+  webhooks still work, so the instance stays in service), with only the keys that apply:
 
   * ``invalid_connections`` and ``paused_recipes``: a connection needs a person (sign-in,
     new secret, consent); its recipes are paused;
@@ -30,6 +31,7 @@ from runner.engine.engine import connections_used
 from runner.ops.context import OPS, OpsContext
 from runner.ops.queue import store_reachable
 from runner.store import ConnectionStatus
+from runner.store.engine import write_trouble
 
 NEEDS_A_PERSON = (ConnectionStatus.INVALID, ConnectionStatus.NEVER_SIGNED_IN)
 
@@ -69,6 +71,9 @@ async def _blocking_problems(ops: OpsContext) -> list[str]:
     unreachable = await store_reachable(ops.engine.store)
     if unreachable:
         problems.append(unreachable)
+    trouble = write_trouble(ops.engine.store.engine)
+    if trouble:
+        problems.append(trouble)
     if not ops.engine.recipes:
         problems.append("no recipe loaded")
     return problems

@@ -36,6 +36,7 @@ from runner.recipes.envelope import (
     StopParams,
     TriggerEnvelope,
 )
+from runner.recipes.lint import lint_params
 from runner.recipes.model import (
     ActionStep,
     ForEachStep,
@@ -173,6 +174,8 @@ class RecipeBuilder:
                 ):
                     continue  # a consequence of leaving a template out; checked when rendered
                 self.problems.append(_suggest_envelope_key(problem, path, envelope_keys))
+        self.problems.extend(lint_params(self.source, model, params, path, context,
+                                         trigger=envelope_keys is TRIGGER_KEYS))
 
     def _connection(
         self, name: str | None, spec: ActionSpec | TriggerSpec, path: FieldPath

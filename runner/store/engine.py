@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 10.0
 # The ingest writer's page cache (KiB; SQLite's default is 2 MiB): index pages of random
 # job ids stay in memory instead of being read back for every page of jobs.
 SQLITE_WRITER_CACHE_KIB = 65_536
@@ -75,8 +79,70 @@ def _refuse_memory(url: str) -> None:
         raise ValueError("the state store needs a SQLite file, not an in-memory database")
 
 
+# -- write trouble: a full or read-only disk -------------------------------------------------
+
+WRITE_TROUBLE_MARKERS = (
+    ("database or disk is full", "the disk is full"),
+    ("no space left", "the disk is full"),
+    ("could not extend file", "the disk is full"),
+    ("diskfull", "the disk is full"),
+    ("readonly database", "the database is read-only"),
+    ("read-only file system", "the file system is read-only"),
+    ("read-only transaction", "the database is read-only"),
+    ("disk i/o error", "a disk I/O error"),
+)
+MIN_FREE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class WriteTrouble:
+    reason: str
+    at_s: float
+
+
+_TROUBLE: dict[tuple[object, ...], WriteTrouble] = {}
+
+
+def _database_key(engine: Engine | AsyncEngine) -> tuple[object, ...]:
+    url = engine.url
+    return (url.host, url.port, url.database)
+
+
+def _on_error(context: ExceptionContext) -> None:
+    """Remember a failed statement that says the disk is full or read-only (every engine
+    on the same database shares what it saw: the writer thread's and the loop's)."""
+    text = f"{context.original_exception!r} {context.original_exception}".lower()
+    for marker, reason in WRITE_TROUBLE_MARKERS:
+        if marker in text:
+            _TROUBLE[_database_key(context.engine)] = WriteTrouble(reason, time.time())
+            return
+
+
+def write_trouble(engine: AsyncEngine, within_s: float = 30.0) -> str | None:
+    """Why writes to the store failed in the last ``within_s`` (or a SQLite disk is full
+    now), else None: ``/readyz`` is not ready while it is not None."""
+    trouble = _TROUBLE.get(_database_key(engine))
+    if trouble is not None and time.time() - trouble.at_s <= within_s:
+        return f"state store cannot write: {trouble.reason} ({time.time() - trouble.at_s:.0f}s ago)"
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database:
+        try:
+            free = shutil.disk_usage(Path(database).parent).free
+        except OSError:
+            return None
+        if free < MIN_FREE_BYTES:
+            return f"state store cannot write: the disk is full ({free} bytes free)"
+    return None
+
+
 def create_store_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
     """An engine for ``url``. ``schema`` (PostgreSQL only) sets the ``search_path``."""
+    engine = _create_engine(url, schema)
+    event.listen(engine.sync_engine, "handle_error", _on_error)
+    return engine
+
+
+def _create_engine(url: str, schema: str | None) -> AsyncEngine:
     normalized = normalize_url(url)
     if normalized.startswith("sqlite"):
         if schema is not None:
@@ -84,7 +150,8 @@ def create_store_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         return _sqlite_engine(normalized)
     normalized, url_schema = _split_schema(normalized)
     schema = schema or url_schema
-    connect_args: dict[str, Any] = {}
+    # A server that never answers must not hold the daemon's start for asyncpg's 60 s.
+    connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT_S}
     if schema is not None:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(normalized, connect_args=connect_args)
@@ -116,6 +183,7 @@ def sqlite_sync_engine(engine: AsyncEngine) -> Engine:
     event.listen(sync, "connect", _on_sqlite_connect)
     event.listen(sync, "connect", _on_writer_connect)
     event.listen(sync, "begin", _on_sqlite_begin)
+    event.listen(sync, "handle_error", _on_error)
     return sync
 
 

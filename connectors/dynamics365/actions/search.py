@@ -4,7 +4,8 @@
 odata.maxpagesize``) and returns its ``next_link``, which a later step may pass back as
 ``next_link`` to read on; or, with ``all_pages``, follows ``@odata.nextLink`` until ``limit``
 rows (``next_link`` is then where it stopped, or null when the query is exhausted). ``where``
-is equality conditions built with escaping; ``filter`` is raw OData, ANDed with it.
+is equality conditions built with escaping; ``filter`` is OData text, ANDed with it, whose
+``{{ }}`` values the renderer turns into OData literals (``FILTER_TEMPLATE``).
 
 ``fetchxml_query`` sets ``page``, ``count`` and ``paging-cookie`` on the recipe's ``<fetch>``
 and returns ``paging_cookie`` (already decoded twice, ready to pass back with ``page + 1``)
@@ -30,6 +31,7 @@ from connectors.odata import escaping as odata
 from connectors.odata.params import Columns
 
 CONNECTION_TYPES = ("dynamics365",)
+XML_TEMPLATE = {odata.TEMPLATE_VALUES: "xml"}  # each {{ }} value XML-escaped
 MAX_PAGE = 5000
 COOKIE = "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
 MORE = "@Microsoft.Dynamics.CRM.morerecords"
@@ -43,8 +45,13 @@ class SearchRecordsParams(Params):
     where: dict[str, str | int | float | bool | None] | None = Field(
         None, description="Column = value conditions (escaped), ANDed.",
         examples=[{"lastname": "O'Bryan", "statecode": 0}])
-    filter: str | None = Field(None, description="Raw OData $filter, ANDed with where.",
-                               examples=["revenue gt 1000 and statecode eq 0"])
+    filter: str | None = Field(
+        None, description="OData $filter, ANDed with where. Each {{ }} value in it becomes an "
+        "OData literal (strings quoted and escaped; numbers, dates, GUIDs as such): write "
+        "lastname eq {{ trigger.record.lastname }}, without quotes.",
+        examples=["revenue gt 1000 and statecode eq 0",
+                  "_parentcustomerid_value eq {{ trigger.record.accountid }}"],
+        json_schema_extra=odata.FILTER_TEMPLATE)
     select: Columns = Field(None, description="Columns to return.",
                             examples=[["name", "revenue"]])
     orderby: str | None = Field(None, description="OData $orderby.", examples=["name asc"])
@@ -63,9 +70,14 @@ class SearchRecordsParams(Params):
 class FetchXmlQueryParams(Params):
     table: str = TABLE
     fetch_xml: str = Field(
-        description="The FetchXML query; page, count and paging-cookie are set from below.",
+        description="The FetchXML query; page, count and paging-cookie are set from below. "
+        "Each {{ }} value in it is XML-escaped (| safe inserts XML as written).",
         examples=['<fetch><entity name="contact"><attribute name="fullname"/>'
-                  '<order attribute="fullname"/></entity></fetch>'])
+                  '<order attribute="fullname"/></entity></fetch>',
+                  '<fetch><entity name="contact"><filter><condition attribute="lastname" '
+                  'operator="eq" value="{{ trigger.record.lastname }}"/></filter></entity>'
+                  '</fetch>'],
+        json_schema_extra=XML_TEMPLATE)
     page: int = Field(1, ge=1, description="Page number (1-based).", examples=[2])
     count: int = Field(5000, ge=1, le=MAX_PAGE, description="Rows per page.", examples=[500])
     paging_cookie: str | None = Field(None, description="paging_cookie of the previous page.",

@@ -22,13 +22,17 @@ from connectors.dynamics_fo.actions.common import (
 )
 from connectors.dynamics_fo.company import and_filters, read_options
 from connectors.dynamics_fo.metadata import entity_info
+from connectors.odata.escaping import FO_FILTER_TEMPLATE
 from connectors.odata.params import Columns
 
 
 class SearchRecordsParams(EntityParams):
-    filter: str | None = Field(None, description="OData $filter (F&O dialect: enum literals, "
-                               "'*' wildcards).",
-                               examples=["CustomerGroupId eq '10' and CreditLimit gt 1000"])
+    filter: str | None = Field(
+        None, description="OData $filter (F&O dialect: enum literals, '*' wildcards). Each "
+        "{{ }} value in it becomes an OData literal; a value containing '*' is refused.",
+        examples=["CustomerGroupId eq '10' and CreditLimit gt 1000",
+                  "CustomerAccount eq {{ trigger.record.CustomerAccount }}"],
+        json_schema_extra=FO_FILTER_TEMPLATE)
     select: Columns = Field(None, description="Fields to return.",
                             examples=[["CustomerAccount", "OrganizationName"]])
     orderby: str | None = Field(None, description="OData $orderby.",
