@@ -35,13 +35,15 @@ async def test_lookup_by_alternate_key_with_a_quote_and_option_set_by_label(
         account = await run(client, "create_record", table="account",
                             fields={"name": "O'Brien & Co", "accountnumber": "O'B-1/2"})
         opportunity = await run(client, "create_record", table="opportunities",
-                                return_record=True, select=["customerid", "statuscode"],
-                                fields={"name": "Deal", "statuscode": "on hold",
+                                return_record=True,
+                                select=["customerid", "opportunityratingcode"],
+                                fields={"name": "Deal", "opportunityratingcode": "warm",
                                         "customerid": {"table": "accounts",
                                                        "key": {"accountnumber": "O'B-1/2"}}})
     record = opportunity["record"]
     assert record["_customerid_value"] == account["id"]
-    assert record["statuscode"] == 2 and record["statuscode@label"] == "On Hold"
+    assert record["opportunityratingcode"] == 2
+    assert record["opportunityratingcode@label"] == "Warm"
 
 
 async def test_unknown_option_label_is_fatal_and_lists_the_valid_labels(

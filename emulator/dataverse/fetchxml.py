@@ -80,7 +80,7 @@ def _attribute(table: Table, name: str | None) -> Attribute:
 def _value(attr: Attribute, text: str) -> Value:
     if attr.type is AttributeType.DATETIME:
         return parse_datetime(text)
-    if attr.type in (AttributeType.INTEGER, AttributeType.PICKLIST):
+    if attr.type is AttributeType.INTEGER or attr.type.is_option_set:
         return int(text)
     if attr.type is AttributeType.BOOLEAN:
         return int(text in ("1", "true"))

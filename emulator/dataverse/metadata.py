@@ -43,11 +43,20 @@ def attribute_definition(table: Table, attr: Attribute) -> dict[str, Any]:
         definition["MaxLength"] = attr.max_length
     if attr.type is AttributeType.LOOKUP:
         definition["Targets"] = list(attr.targets)
-    if attr.type is AttributeType.PICKLIST:
-        definition["OptionSet"] = {"Options": [
-            {"Value": v, "Label": {"UserLocalizedLabel": {"Label": label}}}
-            for v, label in attr.options.items()]}
+    if attr.type.is_option_set:
+        definition["OptionSet"] = {"Options": [_option(table, attr, v, label)
+                                               for v, label in attr.options.items()]}
     return definition
+
+
+def _option(table: Table, attr: Attribute, value: int, label: str) -> dict[str, Any]:
+    option: dict[str, Any] = {"Value": value, "Label": {"UserLocalizedLabel": {"Label": label}}}
+    if attr.type is AttributeType.STATE:  # StateOptionMetadata
+        option["DefaultStatus"] = table.default_status(value)
+        option["InvariantName"] = label.replace(" ", "")
+    if attr.type is AttributeType.STATUS:  # StatusOptionMetadata
+        option["State"] = attr.option_states.get(value)
+    return option
 
 
 def entity_definition(table: Table, expand: set[str]) -> dict[str, Any]:

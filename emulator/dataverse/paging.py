@@ -58,7 +58,7 @@ def cookie_value(attr: Attribute, text: str) -> Value:
         return text.strip("{}").lower()
     if attr.type is AttributeType.DATETIME:
         return parse_datetime(text)
-    if attr.type in (AttributeType.INTEGER, AttributeType.PICKLIST, AttributeType.BOOLEAN):
+    if attr.type in (AttributeType.INTEGER, AttributeType.BOOLEAN) or attr.type.is_option_set:
         return int(text)
     if attr.type in (AttributeType.DECIMAL, AttributeType.MONEY):
         return float(text)

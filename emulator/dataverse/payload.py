@@ -18,7 +18,8 @@ from emulator.dataverse.urls import as_guid, parse_key, parse_reference
 
 T = AttributeType
 _EDM = {T.STRING: "Edm.String", T.MEMO: "Edm.String", T.INTEGER: "Edm.Int32",
-        T.PICKLIST: "Edm.Int32", T.DECIMAL: "Edm.Decimal", T.MONEY: "Edm.Decimal",
+        T.PICKLIST: "Edm.Int32", T.STATE: "Edm.Int32", T.STATUS: "Edm.Int32",
+        T.DECIMAL: "Edm.Decimal", T.MONEY: "Edm.Decimal",
         T.BOOLEAN: "Edm.Boolean", T.DATETIME: "Edm.DateTimeOffset",
         T.UNIQUEIDENTIFIER: "Edm.Guid", T.LOOKUP: "Edm.Guid"}
 SYSTEM_WRITABLE = frozenset({"createdon", "modifiedon"})
@@ -56,7 +57,7 @@ def _coerce_type(attr: Attribute, value: Any) -> Value:
         if not isinstance(value, str):
             raise TypeError
         return value
-    if kind in (T.INTEGER, T.PICKLIST):
+    if kind is T.INTEGER or kind.is_option_set:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError
         return value
@@ -84,7 +85,7 @@ def _validate(table: Table, attr: Attribute, value: Value) -> None:
             f"A validation error occurred.  The length of the '{attr.name}' attribute of the "
             f"'{table.logical_name}' entity exceeded the maximum allowed length of "
             f"'{attr.max_length}'."))
-    if attr.type is T.PICKLIST and attr.options and value not in attr.options:
+    if attr.type.is_option_set and attr.options and value not in attr.options:
         accepted = ",".join(str(v) for v in attr.options)
         raise errors.DataverseError(400, errors.VALIDATION, (
             f"A validation error occurred.  The value {value} of '{attr.name}' on record of type "

@@ -21,7 +21,7 @@ from emulator.dataverse.tables import Catalog
 
 T = AttributeType
 JSON_TYPE = "application/json; odata.metadata=minimal"
-_NUMERIC = (T.INTEGER, T.PICKLIST, T.DECIMAL, T.MONEY)
+_NUMERIC = (T.INTEGER, T.PICKLIST, T.STATE, T.STATUS, T.DECIMAL, T.MONEY)
 
 
 def sql_text(text: str) -> str:
@@ -81,7 +81,7 @@ class RowRenderer:
 
     def _formatted(self, table: Table, attr: Attribute, col: str, alias: str) -> str:
         key = sql_text("," + json_key(f"{attr.column}@{prefer.FORMATTED}"))
-        if attr.type is T.PICKLIST and attr.options:
+        if attr.type.is_option_set and attr.options:
             prefix = "," + json_key(f"{attr.column}@{prefer.FORMATTED}")
             cases = " ".join(f"WHEN {v} THEN {sql_text(prefix + json.dumps(label))}"
                              for v, label in attr.options.items())

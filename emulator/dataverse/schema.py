@@ -26,12 +26,19 @@ class AttributeType(StrEnum):
     BOOLEAN = "Boolean"
     DATETIME = "DateTime"
     PICKLIST = "Picklist"
+    STATE = "State"  # statecode: Active/Inactive and the like
+    STATUS = "Status"  # statuscode: the status reasons, each belonging to one state
     LOOKUP = "Lookup"
     UNIQUEIDENTIFIER = "Uniqueidentifier"
 
     @property
     def is_text(self) -> bool:
         return self in (AttributeType.STRING, AttributeType.MEMO)
+
+    @property
+    def is_option_set(self) -> bool:
+        """Stored as one integer chosen from labelled options."""
+        return self in (AttributeType.PICKLIST, AttributeType.STATE, AttributeType.STATUS)
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,9 @@ class Attribute:
     name: str
     type: AttributeType
     max_length: int | None = None  # strings and memos
-    options: dict[int, str] = field(default_factory=dict)  # picklist value -> label
+    options: dict[int, str] = field(default_factory=dict)  # option value -> label
+    # For a Status attribute: the state each status reason belongs to (value -> statecode).
+    option_states: dict[int, int] = field(default_factory=dict)
     targets: tuple[str, ...] = ()  # lookup target table logical names
     read_only: bool = False  # system columns: createdon, modifiedon, versionnumber, the id
     formula: str | None = None  # SQL over other columns: a computed column such as fullname
@@ -130,6 +139,13 @@ class Table:
 
     def navigations(self) -> dict[str, Navigation]:
         return dict(self._navigation)
+
+    def default_status(self, state: int) -> int | None:
+        """The status reason a row gets when it enters ``state`` (the first one listed)."""
+        status = self.attributes.get("statuscode")
+        if status is None:
+            return None
+        return next((v for v, s in status.option_states.items() if s == state), None)
 
     def key_named(self, columns: frozenset[str]) -> AlternateKey | None:
         """The alternate key made of exactly these attributes, if one is declared."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from emulator.clock import EmulatorClock
-from emulator.dataverse import errors
+from emulator.dataverse import errors, states
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.store import Store
 
@@ -36,6 +36,8 @@ _SQL_TYPES = {
     AttributeType.LOOKUP: "TEXT COLLATE NOCASE",
     AttributeType.INTEGER: "INTEGER",
     AttributeType.PICKLIST: "INTEGER",
+    AttributeType.STATE: "INTEGER",
+    AttributeType.STATUS: "INTEGER",
     AttributeType.BOOLEAN: "INTEGER",
     AttributeType.DATETIME: "INTEGER",
     AttributeType.DECIMAL: "REAL",
@@ -146,7 +148,7 @@ class DataverseStore:
 
     def insert(self, table: Table, values: Mapping[str, Value]) -> str:
         """Create one row; returns its id. ``values`` are keyed by column."""
-        row = dict(values)
+        row = states.on_create(table, values)
         row.setdefault(table.primary_id, new_id())
         now = self.now_s()
         row.setdefault("createdon", now)
@@ -163,6 +165,7 @@ class DataverseStore:
         ids: list[str] = []
         tuples = []
         for row, version in zip(rows, self.versions.take(len(rows)), strict=True):
+            row = states.on_create(table, row)
             full = {c: row.get(c) for c in columns}
             full[table.primary_id] = full[table.primary_id] or new_id()
             full["createdon"] = full["createdon"] if full["createdon"] is not None else now
@@ -190,6 +193,7 @@ class DataverseStore:
 
         ``modified_s`` lets one bulk request stamp all its rows with one clock reading.
         """
+        values = states.on_update(table, values)
         version = self.versions.next()
         modified = self.now_s() if modified_s is None else modified_s
         row = {**values, "modifiedon": modified, "versionnumber": version}

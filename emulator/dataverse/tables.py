@@ -47,9 +47,14 @@ def _system(primary_id: str) -> tuple[Attribute, ...]:
     )
 
 
-def _state(states: dict[int, str], statuses: dict[int, str]) -> tuple[Attribute, ...]:
-    return (Attribute("statecode", T.PICKLIST, options=states),
-            Attribute("statuscode", T.PICKLIST, options=statuses))
+def _state(states: dict[int, str],
+           statuses: dict[int, tuple[str, int]]) -> tuple[Attribute, ...]:
+    """``statecode`` (State) and ``statuscode`` (Status); ``statuses`` maps each status
+    reason to (label, the state it belongs to). A state's first status is its default."""
+    return (Attribute("statecode", T.STATE, options=states),
+            Attribute("statuscode", T.STATUS, options={v: label for v, (label, _) in
+                                                       statuses.items()},
+                      option_states={v: state for v, (_, state) in statuses.items()}))
 
 
 def _s(name: str, max_length: int = 100) -> Attribute:
@@ -67,7 +72,7 @@ def _lookup(name: str, *targets: str) -> Attribute:
 _FULLNAME = Attribute("fullname", T.STRING, max_length=160, read_only=True, formula=(
     "nullif(trim(coalesce(firstname, '') || ' ' || coalesce(lastname, '')), '')"))
 _ACTIVE = {0: "Active", 1: "Inactive"}
-_ACTIVE_STATUS = {1: "Active", 2: "Inactive"}
+_ACTIVE_STATUS = {1: ("Active", 0), 2: ("Inactive", 1)}
 
 
 def account() -> Table:
@@ -108,8 +113,8 @@ def lead() -> Table:
         Attribute("estimatedamount", T.MONEY), Attribute("description", T.MEMO),
         _lookup("parentaccountid", "account"), _lookup("parentcontactid", "contact"),
         *_state({0: "Open", 1: "Qualified", 2: "Disqualified"},
-                {1: "New", 2: "Contacted", 3: "Qualified", 4: "Lost", 5: "Cannot Contact",
-                 6: "No Longer Interested", 7: "Canceled"}),
+                {1: ("New", 0), 2: ("Contacted", 0), 3: ("Qualified", 1), 4: ("Lost", 2),
+                 5: ("Cannot Contact", 2), 6: ("No Longer Interested", 2), 7: ("Canceled", 2)}),
     ), display_name="Lead")
 
 
@@ -123,7 +128,8 @@ def opportunity() -> Table:
         _lookup("parentaccountid", "account"), _lookup("parentcontactid", "contact"),
         _lookup("originatingleadid", "lead"),
         *_state({0: "Open", 1: "Won", 2: "Lost"},
-                {1: "In Progress", 2: "On Hold", 3: "Won", 4: "Canceled", 5: "Out-Sold"}),
+                {1: ("In Progress", 0), 2: ("On Hold", 0), 3: ("Won", 1), 4: ("Canceled", 2),
+                 5: ("Out-Sold", 2)}),
     ), display_name="Opportunity")
 
 
@@ -134,8 +140,8 @@ def task() -> Table:
         Attribute("percentcomplete", T.INTEGER), Attribute("actualdurationminutes", T.INTEGER),
         _lookup("regardingobjectid", "account", "contact", "lead", "opportunity", "incident"),
         *_state({0: "Open", 1: "Completed", 2: "Canceled"},
-                {2: "Not Started", 3: "In Progress", 4: "Waiting on someone else",
-                 5: "Completed", 6: "Canceled", 7: "Deferred"}),
+                {2: ("Not Started", 0), 3: ("In Progress", 0), 4: ("Waiting on someone else", 0),
+                 5: ("Completed", 1), 6: ("Canceled", 2), 7: ("Deferred", 0)}),
     ), display_name="Task")
 
 
@@ -146,8 +152,8 @@ def incident() -> Table:
         _lookup("primarycontactid", "contact"), _pick("prioritycode", ["High", "Normal", "Low"]),
         _pick("caseorigincode", ["Phone", "Email", "Web"]),
         *_state({0: "Active", 1: "Resolved", 2: "Canceled"},
-                {1: "In Progress", 2: "On Hold", 3: "Waiting for Details", 4: "Researching",
-                 5: "Problem Solved", 6: "Cancelled"}),
+                {1: ("In Progress", 0), 2: ("On Hold", 0), 3: ("Waiting for Details", 0),
+                 4: ("Researching", 0), 5: ("Problem Solved", 1), 6: ("Cancelled", 2)}),
     ), keys=(AlternateKey("ticketnumber_key", ("ticketnumber",)),), display_name="Case")
 
 
