@@ -40,8 +40,10 @@ class TokenSettings:
     access_token_lifetime_s: int = 3600
     refresh_token_inactivity_s: int = 90 * 24 * 3600
     adfs_refresh_token_lifetime_s: int = 8 * 3600
-    # True: redeeming a refresh token retires it at once (the old one is then rejected).
-    refresh_token_strict_rotation: bool = True
+    # Entra keeps a redeemed refresh token valid (the client should switch to the new one).
+    # True: redeeming retires it at once, and a second redeem is AADSTS70000 (a stricter
+    # server than Entra, for testing that a client always keeps the newest token).
+    refresh_token_strict_rotation: bool = False
 
 
 @dataclass

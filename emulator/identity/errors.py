@@ -43,6 +43,7 @@ CATALOGUE: dict[int, AadstsCode] = {
                       "password."),
     54005: AadstsCode("invalid_grant", "OAuth2 Authorization code was already redeemed, please "
                       "retry with a new valid code or use an existing refresh token."),
+    70000: AadstsCode("invalid_grant", "Provided grant is invalid or malformed. {detail}"),
     70003: AadstsCode("unsupported_grant_type", "The app requested an unsupported grant type "
                       "'{grant_type}'."),
     70008: AadstsCode("invalid_grant", "The provided authorization code or refresh token has "
