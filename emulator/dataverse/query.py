@@ -16,6 +16,16 @@ from emulator.dataverse.urls import split_outside_quotes
 
 KNOWN_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$count", "$expand",
                            "$skiptoken", "$deltatoken"})
+# Query string names Dataverse reads that are not system query options: FetchXML and
+# saved/user views, the shared-variable ``tag``, and ``@p1``-style parameter aliases.
+CUSTOM_OPTIONS = frozenset({"fetchXml", "savedQuery", "userQuery", "tag"})
+
+
+def check_custom_options(query: Mapping[str, str]) -> None:
+    """A query string name Dataverse does not know is a 400, never silently ignored."""
+    for name in query:
+        if not name.startswith(("$", "@")) and name not in CUSTOM_OPTIONS:
+            raise errors.bad_query(f"The query parameter {name} is not supported")
 
 
 @dataclass(frozen=True)

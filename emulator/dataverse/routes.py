@@ -19,7 +19,7 @@ from emulator.dataverse import errors, metadata, writes
 from emulator.dataverse.auth import PRINCIPAL, authenticate
 from emulator.dataverse.environment import Environment, environment
 from emulator.dataverse.prefer import Preferences, parse_prefer
-from emulator.dataverse.query import parse_options
+from emulator.dataverse.query import check_custom_options, parse_options
 from emulator.dataverse.reads import ReadRequest, count_rows, query_collection, retrieve_one
 from emulator.dataverse.render import JSON_TYPE, context_url, value_sql
 from emulator.dataverse.schema import Table
@@ -88,6 +88,7 @@ def _call(request: web.Request) -> Call:
 
 
 async def _route(call: Call) -> web.StreamResponse:
+    check_custom_options(call.request.query)
     if not call.segments:
         return service_document(call)
     first = call.segments[0]
