@@ -15,6 +15,9 @@ from emulator.server import RunningEmulator, running_emulator
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8443, help="port (0 picks a free one)")
+    parser.add_argument("--public-port", type=int, default=None,
+                        help="port in the URLs it hands out, when a proxy or port forward "
+                             "serves it on another one (443: no port in URLs, as Microsoft's)")
     parser.add_argument("--seed", type=Path, help="YAML seed file: apps, users, tables, rows")
     parser.add_argument("--db", default=":memory:", help="SQLite file to keep the data in")
     parser.add_argument("--tls-dir", type=Path, default=default_tls_dir(),
@@ -26,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     return EmulatorConfig(
-        host=args.host, port=args.port, tls=not args.no_tls, tls_dir=args.tls_dir,
+        host=args.host, port=args.port, public_port=args.public_port,
+        tls=not args.no_tls, tls_dir=args.tls_dir,
         db_path=args.db, seed_path=args.seed, log_requests=not args.quiet,
     )
 

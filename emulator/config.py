@@ -16,6 +16,9 @@ class EmulatorConfig:
     seed_path: Path | None = None
     log_requests: bool = False
     public_host: str = "localhost"  # host name in URLs the emulator hands out
+    # Port in the URLs it hands out, when a proxy or port forward serves it on another one
+    # (443: URLs without a port, as Microsoft's); None: the port it listens on.
+    public_port: int | None = None
     webhook_keep_last: int = 10_000  # bodies each webhook sink keeps (the oldest go first)
 
 
