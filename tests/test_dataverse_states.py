@@ -87,13 +87,18 @@ async def test_metadata_types_state_and_status_with_each_status_naming_its_state
     async with dataverse_api(emulator) as api:
         body = (await api.get("EntityDefinitions(LogicalName='opportunity')"
                               "?$expand=Attributes")).json
+        base = "EntityDefinitions(LogicalName='opportunity')/Attributes"
+        state = (await api.get(f"{base}(LogicalName='statecode')/Microsoft.Dynamics.CRM."
+                               "StateAttributeMetadata?$expand=OptionSet")).json
+        status = (await api.get(f"{base}/Microsoft.Dynamics.CRM.StatusAttributeMetadata"
+                                "?$select=LogicalName&$expand=OptionSet")).json["value"][0]
     attrs = {a["LogicalName"]: a for a in body["Attributes"]}
     assert attrs["statecode"]["AttributeType"] == "State"
     assert attrs["statecode"]["AttributeTypeName"] == {"Value": "StateType"}
     assert attrs["statuscode"]["AttributeType"] == "Status"
     assert attrs["statuscode"]["AttributeTypeName"] == {"Value": "StatusType"}
-    states = {o["Value"]: o["DefaultStatus"] for o in attrs["statecode"]["OptionSet"]["Options"]}
-    statuses = {o["Value"]: o["State"] for o in attrs["statuscode"]["OptionSet"]["Options"]}
+    states = {o["Value"]: o["DefaultStatus"] for o in state["OptionSet"]["Options"]}
+    statuses = {o["Value"]: o["State"] for o in status["OptionSet"]["Options"]}
     assert states == {0: 1, 1: 3, 2: 4}
     assert statuses == {1: 0, 2: 0, 3: 1, 4: 2, 5: 2}
 

@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 from emulator import RunningEmulator
 from tests.tokens_support import (
     CLIENT_SECRET,
@@ -19,6 +21,11 @@ from tests.tokens_support import (
     state_url,
     write_connections,
 )
+
+OPTION_SETS_THROUGH_CASTS = pytest.mark.xfail(strict=True, reason=(
+    "the connector reads option sets from $expand=Attributes; Dataverse (and now the "
+    "emulator) returns OptionSet only through the PicklistAttributeMetadata/State/Status/"
+    "Boolean casts (issue 14 item 1): connector fix pending"))
 
 GOOD = """\
 name: good
@@ -165,6 +172,7 @@ async def validate(folder: Path, *args: str) -> tuple[int, list[str]]:
     return process.returncode, (stdout + stderr).decode().splitlines()
 
 
+@OPTION_SETS_THROUGH_CASTS
 async def test_valid_recipes_pass_online_and_templates_are_not_checked(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -174,6 +182,7 @@ async def test_valid_recipes_pass_online_and_templates_are_not_checked(
     assert code == 0
 
 
+@OPTION_SETS_THROUGH_CASTS
 async def test_misspelt_names_each_give_one_positioned_problem_with_a_suggestion(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:

@@ -8,7 +8,9 @@ name to rows in Web API shape.
 Module map: schema (table definitions) · tables (built-ins, seed tables, catalog) ·
 storage (SQLite rows, versions, deletion log) · urls (paths and keys) · payload (bodies ->
 columns) · filters ($filter -> SQL) · query (query options) · prefer (Prefer header) ·
-render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · metadata · auth ·
+render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · states (statecode and
+statuscode) · metadata (paths) · metadata_types / metadata_model / metadata_query
+(definitions and their $select/$filter/$expand) · auth ·
 errors · routes · control · environment (per-emulator object, extension points) ·
 batch (``$batch`` wire format) · batch_handler (``$batch`` execution, change sets) ·
 bulk (CreateMultiple/UpdateMultiple/UpsertMultiple) · changes (change tracking, delta links) ·

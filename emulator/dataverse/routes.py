@@ -96,8 +96,8 @@ async def _route(call: Call) -> web.StreamResponse:
         return await call.env.operations[first.name](call.request)
     if first.name == "WhoAmI" and first.key in (None, ""):
         return who_am_i(call)
-    if first.name == "EntityDefinitions":
-        return entity_definitions(call, first.key)
+    if first.name in metadata.ROOTS:
+        return entity_definitions(call)
     table = call.env.catalog.by_entity_set(first.name)
     if table is None:
         raise errors.unknown_segment(first.name)
@@ -197,11 +197,11 @@ def _is_guid(text: str) -> bool:
     return True
 
 
-def entity_definitions(call: Call, key: str | None) -> web.Response:
+def entity_definitions(call: Call) -> web.Response:
     if call.method != "GET":
         raise _method_not_allowed(call)
-    return json_response(metadata.definitions(call.env.catalog, key, dict(call.request.query),
-                                              call.service_root))
+    return json_response(metadata.respond(call.env.catalog, call.segments,
+                                          dict(call.request.query), call.service_root))
 
 
 def list_rows(call: Call, table: Table) -> web.Response:

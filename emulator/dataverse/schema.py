@@ -29,6 +29,9 @@ class AttributeType(StrEnum):
     STATE = "State"  # statecode: Active/Inactive and the like
     STATUS = "Status"  # statuscode: the status reasons, each belonging to one state
     LOOKUP = "Lookup"
+    MULTISELECT = "MultiSelectPicklist"  # choices: "1,3" on the wire (metadata: Virtual)
+    FILE = "File"  # file column: content through …/<column>/$value (metadata: Virtual)
+    IMAGE = "Image"  # image column, like a file column with an image's limits
     UNIQUEIDENTIFIER = "Uniqueidentifier"
 
     @property
@@ -54,6 +57,12 @@ class Attribute:
     targets: tuple[str, ...] = ()  # lookup target table logical names
     read_only: bool = False  # system columns: createdon, modifiedon, versionnumber, the id
     formula: str | None = None  # SQL over other columns: a computed column such as fullname
+    display_name: str = ""  # the column's label; derived from its name when empty
+    # A lookup's metadata AttributeType: Lookup, Customer (account or contact) or Owner.
+    lookup_kind: str = "Lookup"
+    # A lookup's 1:N relationship names by target; generated when a target is not named.
+    relationship_names: dict[str, str] = field(default_factory=dict)
+    max_size_kb: int | None = None  # file and image columns
 
     @property
     def column(self) -> str:
@@ -94,6 +103,36 @@ class CollectionNavigation:
     name: str
     source: str  # logical name of the referencing table
     attribute: Attribute  # the lookup on the referencing table
+
+
+@dataclass(frozen=True)
+class OneToMany:
+    """A 1:N relationship: ``referencing``'s ``lookup`` points at ``referenced`` rows.
+
+    Its schema name is also the collection-valued navigation property on ``referenced``;
+    ``referencing_nav`` is the single-valued one on ``referencing``.
+    """
+
+    schema_name: str
+    referenced: str
+    referencing: str
+    lookup: Attribute
+    referencing_nav: str
+
+
+@dataclass(frozen=True)
+class ManyToMany:
+    """An N:N relationship, kept in the intersect table ``intersect`` (rows of two ids).
+
+    Its schema name is the collection-valued navigation property on both tables.
+    """
+
+    schema_name: str
+    entity1: str
+    entity2: str
+    intersect: str
+    entity1_attribute: str  # the intersect column holding entity1's id
+    entity2_attribute: str
 
 
 @dataclass

@@ -38,6 +38,9 @@ _SQL_TYPES = {
     AttributeType.PICKLIST: "INTEGER",
     AttributeType.STATE: "INTEGER",
     AttributeType.STATUS: "INTEGER",
+    AttributeType.MULTISELECT: "TEXT",  # the chosen values as "1,3"
+    AttributeType.FILE: "TEXT",  # the file's id; its content lives in dv_file
+    AttributeType.IMAGE: "TEXT",
     AttributeType.BOOLEAN: "INTEGER",
     AttributeType.DATETIME: "INTEGER",
     AttributeType.DECIMAL: "REAL",

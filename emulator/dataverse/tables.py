@@ -13,7 +13,8 @@ usual lookups: ``parentcustomerid``, ``primarycontactid``, ``regardingobjectid``
           - {name: new_code, type: string, max_length: 20}
           - {name: new_budget, type: money}
           - {name: new_phase, type: picklist, options: {1: Planned, 2: Active}}
-          - {name: new_accountid, type: lookup, targets: [account]}
+          - {name: new_accountid, type: lookup, targets: [account],
+             relationship: new_account_new_project}   # default: a generated name
         keys:
           - {name: new_code_key, attributes: [new_code]}
 """
@@ -28,6 +29,8 @@ from emulator.dataverse.schema import (
     Attribute,
     AttributeType,
     CollectionNavigation,
+    ManyToMany,
+    OneToMany,
     Table,
 )
 
@@ -66,7 +69,8 @@ def _pick(name: str, labels: Iterable[str], first: int = 1) -> Attribute:
 
 
 def _lookup(name: str, *targets: str) -> Attribute:
-    return Attribute(name, T.LOOKUP, targets=targets)
+    kind = "Customer" if set(targets) == {"account", "contact"} else "Lookup"
+    return Attribute(name, T.LOOKUP, targets=targets, lookup_kind=kind)
 
 
 _FULLNAME = Attribute("fullname", T.STRING, max_length=160, read_only=True, formula=(
@@ -161,27 +165,53 @@ def built_in_tables() -> list[Table]:
     return [account(), contact(), lead(), opportunity(), task(), incident()]
 
 
-# One-to-many relationships by their real names: (referenced table, navigation property,
-# referencing table, lookup on it).
-BUILT_IN_COLLECTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("account", "contact_customer_accounts", "contact", "parentcustomerid"),
-    ("contact", "contact_customer_contacts", "contact", "parentcustomerid"),
-    ("account", "opportunity_customer_accounts", "opportunity", "customerid"),
-    ("contact", "opportunity_customer_contacts", "opportunity", "customerid"),
-    ("account", "incident_customer_accounts", "incident", "customerid"),
-    ("contact", "incident_customer_contacts", "incident", "customerid"),
-    ("account", "Account_Tasks", "task", "regardingobjectid"),
-    ("contact", "Contact_Tasks", "task", "regardingobjectid"),
-    ("account", "account_primary_contact", "account", "primarycontactid"),
-)
+# The real names of the built-in 1:N relationships, by (referencing table, lookup, target);
+# each is also the collection-valued navigation property on the target table.
+RELATIONSHIP_NAMES: dict[tuple[str, str, str], str] = {
+    ("account", "primarycontactid", "contact"): "account_primary_contact",
+    ("account", "parentaccountid", "account"): "account_parent_account",
+    ("contact", "parentcustomerid", "account"): "contact_customer_accounts",
+    ("contact", "parentcustomerid", "contact"): "contact_customer_contacts",
+    ("lead", "parentaccountid", "account"): "lead_parent_account",
+    ("lead", "parentcontactid", "contact"): "lead_parent_contact",
+    ("opportunity", "customerid", "account"): "opportunity_customer_accounts",
+    ("opportunity", "customerid", "contact"): "opportunity_customer_contacts",
+    ("opportunity", "parentaccountid", "account"): "opportunity_parent_account",
+    ("opportunity", "parentcontactid", "contact"): "opportunity_parent_contact",
+    ("opportunity", "originatingleadid", "lead"): "opportunity_originating_lead",
+    ("incident", "customerid", "account"): "incident_customer_accounts",
+    ("incident", "customerid", "contact"): "incident_customer_contacts",
+    ("incident", "primarycontactid", "contact"): "contact_as_primary_contact",
+    ("task", "regardingobjectid", "account"): "Account_Tasks",
+    ("task", "regardingobjectid", "contact"): "Contact_Tasks",
+    ("task", "regardingobjectid", "lead"): "Lead_Tasks",
+    ("task", "regardingobjectid", "opportunity"): "Opportunity_Tasks",
+    ("task", "regardingobjectid", "incident"): "Incident_Tasks",
+}
+
+
+def relationship_name(table: Table, lookup: Attribute, target: str) -> str:
+    """The 1:N relationship's schema name: declared, built in, or made the way Dataverse
+    names a custom one (``<prefix>_<target>_<table>_<lookup>``)."""
+    if target in lookup.relationship_names:
+        return lookup.relationship_names[target]
+    known = RELATIONSHIP_NAMES.get((table.logical_name, lookup.name, target))
+    if known:
+        return known
+    prefix = table.logical_name.split("_", 1)[0] + "_" if "_" in table.logical_name else ""
+    return f"{prefix}{target}_{table.logical_name}_{lookup.name}"
 
 
 class Catalog:
-    """The tables of one environment, by logical name and by entity set name."""
+    """The tables of one environment, by logical name and by entity set name, and their
+    relationships (each lookup target is a 1:N relationship with a collection-valued
+    navigation property on the target table)."""
 
     def __init__(self) -> None:
         self._by_logical: dict[str, Table] = {}
         self._by_set: dict[str, Table] = {}
+        self._one_to_many: dict[str, OneToMany] = {}
+        self._many_to_many: dict[str, ManyToMany] = {}
 
     def add(self, table: Table) -> None:
         for lookup in table.lookups():
@@ -191,11 +221,16 @@ class Catalog:
                 raise ValueError(f"{table.logical_name}.{lookup.name}: unknown targets {missing}")
         self._by_logical[table.logical_name] = table
         self._by_set[table.entity_set] = table
+        self._relate(table)
 
-    def link(self, referenced: str, nav: str, referencing: str, lookup: str) -> None:
-        source = self._by_logical[referencing]
-        self._by_logical[referenced].collections[nav] = CollectionNavigation(
-            nav, referencing, source.attributes[lookup])
+    def _relate(self, table: Table) -> None:
+        for lookup in table.lookups():
+            for nav, target in lookup.navigation_names().items():
+                name = relationship_name(table, lookup, target)
+                relation = OneToMany(name, target, table.logical_name, lookup, nav)
+                self._one_to_many[name] = relation
+                self._by_logical[target].collections[name] = CollectionNavigation(
+                    name, table.logical_name, lookup)
 
     def by_logical_name(self, name: str) -> Table | None:
         return self._by_logical.get(name)
@@ -206,14 +241,21 @@ class Catalog:
     def tables(self) -> list[Table]:
         return list(self._by_logical.values())
 
+    def one_to_many(self) -> list[OneToMany]:
+        return list(self._one_to_many.values())
+
+    def many_to_many(self) -> list[ManyToMany]:
+        return list(self._many_to_many.values())
+
 
 def built_in_catalog() -> Catalog:
     catalog = Catalog()
-    for table in built_in_tables():
+    tables = built_in_tables()
+    for table in tables:
         catalog._by_logical[table.logical_name] = table  # targets refer to each other
         catalog._by_set[table.entity_set] = table
-    for link in BUILT_IN_COLLECTIONS:
-        catalog.link(*link)
+    for table in tables:
+        catalog._relate(table)
     return catalog
 
 
@@ -242,5 +284,11 @@ def _attribute_from_seed(doc: dict[str, Any]) -> Attribute:
     kind = _SEED_TYPES[str(doc.get("type", "string")).lower()]
     options = {int(k): str(v) for k, v in (doc.get("options") or {}).items()}
     max_length = doc.get("max_length", 100 if kind is T.STRING else None)
+    targets = tuple(str(t) for t in doc.get("targets", ()))
+    names = {str(k): str(v) for k, v in (doc.get("relationships") or {}).items()}
+    if doc.get("relationship") and len(targets) == 1:
+        names[targets[0]] = str(doc["relationship"])
     return Attribute(str(doc["name"]), kind, max_length=max_length, options=options,
-                     targets=tuple(doc.get("targets", ())))
+                     targets=targets, display_name=str(doc.get("display_name", "")),
+                     lookup_kind="Customer" if set(targets) == {"account", "contact"}
+                     else "Lookup", relationship_names=names)
