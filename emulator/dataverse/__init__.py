@@ -23,10 +23,20 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import batch_handler, bulk, changes, control, fetchxml, messages, routes
+from emulator.dataverse import (
+    batch_handler,
+    bulk,
+    changes,
+    control,
+    fetchxml,
+    messages,
+    routes,
+    sdk_messages,
+    seeding,
+)
+from emulator.dataverse.bootstrap import bootstrap
 from emulator.dataverse.environment import Environment, create_environment, environment_of
 from emulator.dataverse.errors import DataverseError
-from emulator.dataverse.tables import table_from_seed
 from emulator.state import EmulatorState
 
 __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "setup"]
@@ -34,6 +44,8 @@ __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "set
 
 def setup(app: web.Application, state: EmulatorState) -> None:
     env = create_environment(state)
+    bootstrap(env)
+    env.table_added.append(sdk_messages.add_filters)
     env.operations["$batch"] = batch_handler.handle_batch
     bulk.register(env)
     changes.register(env)
@@ -45,11 +57,4 @@ def setup(app: web.Application, state: EmulatorState) -> None:
 
 
 def apply_seed(state: EmulatorState, doc: dict[str, Any]) -> None:
-    env = environment_of(state)
-    for table_doc in doc.get("tables") or []:
-        env.add_table(table_from_seed(table_doc))
-    for name, rows in (doc.get("rows") or {}).items():
-        table = env.catalog.by_logical_name(name) or env.catalog.by_entity_set(name)
-        if table is None:
-            raise ValueError(f"seed rows: no table named {name!r}")
-        control.insert_rows(env, table, list(rows))
+    seeding.apply(environment_of(state), state.directory, doc)

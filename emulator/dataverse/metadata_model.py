@@ -26,8 +26,12 @@ _ATTRIBUTE_TYPES = {
     T.STATE: "StateAttributeMetadata", T.STATUS: "StatusAttributeMetadata",
     T.LOOKUP: "LookupAttributeMetadata", T.UNIQUEIDENTIFIER: "UniqueIdentifierAttributeMetadata",
 }
-OBJECT_TYPE_CODES = {"account": 1, "contact": 2, "opportunity": 3, "lead": 4, "incident": 112,
-                     "task": 4212}
+OBJECT_TYPE_CODES = {"account": 1, "contact": 2, "opportunity": 3, "lead": 4, "annotation": 5,
+                     "systemuser": 8, "businessunit": 10, "incident": 112, "role": 1036,
+                     "task": 4212, "sdkmessage": 4606, "sdkmessagefilter": 4607,
+                     "sdkmessageprocessingstep": 4608, "sdkmessageprocessingstepimage": 4615,
+                     "serviceendpoint": 4618, "asyncoperation": 4700}
+_BUSINESS_OWNED = frozenset({"businessunit", "systemuser", "role"})
 _DATE_ONLY = frozenset({"birthdate", "estimatedclosedate"})
 _STRING_FORMATS = {"emailaddress1": "Email", "websiteurl": "Url", "telephone1": "Phone",
                    "mobilephone": "Phone"}
@@ -66,7 +70,7 @@ def entity_node(catalog: Catalog, table: Table) -> Node:
         "PrimaryImageAttribute": next((a.name for a in table.attributes.values()
                                        if a.type is T.IMAGE), None),
         "ObjectTypeCode": OBJECT_TYPE_CODES.get(name, 10000 + _stable_number(name)),
-        "OwnershipType": "UserOwned", "TableType": "Standard", "IsCustomEntity": custom,
+        "OwnershipType": _ownership(table), "TableType": "Standard", "IsCustomEntity": custom,
         "IsActivity": name == "task", "IsActivityParty": False, "IsIntersect": False,
         "IsPrivate": False, "IsManaged": not custom, "IsLogicalEntity": False,
         "IsValidForAdvancedFind": True, "IsAvailableOffline": True, "IsChildEntity": False,
@@ -96,6 +100,12 @@ def entity_node(catalog: Catalog, table: Table) -> Node:
                                             for r in catalog.many_to_many()
                                             if name in (r.entity1, r.entity2)],
     })
+
+
+def _ownership(table: Table) -> str:
+    if "ownerid" in table.attributes:
+        return "UserOwned"
+    return "BusinessOwned" if table.logical_name in _BUSINESS_OWNED else "OrganizationOwned"
 
 
 def _stable_number(text: str) -> int:

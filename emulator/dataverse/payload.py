@@ -141,6 +141,8 @@ class PayloadReader:
         nav = self.table.navigation(nav_name)
         if nav is None:
             raise self._unknown(nav_name)
+        if nav.attribute.read_only and not self.system_columns:
+            return {}  # createdby and the like are the platform's, as other read-only columns
         if reference is None:
             return {nav.attribute.column: None, nav.attribute.type_column: None}
         if not isinstance(reference, str):

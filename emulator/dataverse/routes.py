@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import errors, metadata, writes
+from emulator.dataverse import access, errors, metadata, principals, writes
 from emulator.dataverse.auth import PRINCIPAL, authenticate
+from emulator.dataverse.callers import CURRENT, Caller, acting_as
 from emulator.dataverse.environment import Environment, environment
 from emulator.dataverse.prefer import Preferences, parse_prefer
 from emulator.dataverse.query import check_custom_options, parse_options
@@ -68,15 +68,30 @@ async def web_api(request: web.Request) -> web.StreamResponse:
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Answer one authenticated Web API request (errors become Dataverse error JSON)."""
+    """Answer one authenticated Web API request (errors become Dataverse error JSON).
+
+    The request acts as its caller's ``systemuser`` (or the one it impersonates); a
+    ``$batch`` part without impersonation headers acts as its batch does."""
     try:
-        return await _route(_call(request))
+        call = _call(request)
+        caller = _caller(call)
+        with acting_as(caller):
+            return await _route(call)
     except errors.DataverseError as exc:
         return errors.error_response(exc)
     except Exception:  # a bug: answer like Dataverse would, without a traceback on the wire
         log.exception("dataverse.unexpected_error")
         return errors.error_response(errors.DataverseError(
             500, errors.UNEXPECTED, "An unexpected error occurred."))
+
+
+def _caller(call: Call) -> Caller:
+    headers = call.request.headers
+    current = CURRENT.get()
+    if current is not None and not ({"CallerObjectId", "MSCRMCallerID"} & set(headers)):
+        return current
+    state = call.request.app[STATE]
+    return principals.caller_for(call.env, state.directory, call.request[PRINCIPAL], headers)
 
 
 def _call(request: web.Request) -> Call:
@@ -101,6 +116,8 @@ async def _route(call: Call) -> web.StreamResponse:
     table = call.env.catalog.by_entity_set(first.name)
     if table is None:
         raise errors.unknown_segment(first.name)
+    access.authorize(call.env, table, access.kinds(call.method, call.segments[1:],
+                                                   first.key is not None))
     if first.key is None:
         return await _collection_route(call, table)
     return await _record_route(call, table, first.key)
@@ -180,21 +197,17 @@ def service_document(call: Call) -> web.Response:
 
 
 def who_am_i(call: Call) -> web.Response:
-    principal = call.request[PRINCIPAL]
-    subject = str(principal.get("oid") or principal.get("sub") or principal.get("appid") or "")
-    user_id = subject if _is_guid(subject) else str(uuid.uuid5(uuid.NAMESPACE_URL, subject))
+    """The systemuser the request acts as (the impersonated one, when impersonating)."""
+    caller = CURRENT.get()
+    assert caller is not None
+    users = call.env.catalog.by_logical_name("systemuser")
+    assert users is not None
+    row = call.env.storage.fetch(users, caller.user_id)
+    unit = row["_businessunitid_value"] if row is not None else call.env.business_unit_id
     return json_response({
         "@odata.context": f"{call.service_root}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-        "BusinessUnitId": call.env.business_unit_id, "UserId": user_id,
+        "BusinessUnitId": unit, "UserId": caller.user_id,
         "OrganizationId": call.env.organization_id})
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def entity_definitions(call: Call) -> web.Response:
@@ -253,6 +266,8 @@ async def create(call: Call, table: Table) -> web.Response:
 
 
 async def upsert(call: Call, table: Table, key: str) -> web.Response:
+    exists = writes.resolve(call.env, table, key)[0] is not None
+    access.authorize(call.env, table, ("Write",) if exists else ("Create",))
     body = await read_json(call, table)
     result = writes.upsert(call.env, table, key, body, call.conditions())
     return _written(call, table, result.record_id, created=result.created, key=key)

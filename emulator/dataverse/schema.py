@@ -146,6 +146,7 @@ class Table:
     change_tracking: bool = True
     display_name: str = ""
     collections: dict[str, CollectionNavigation] = field(default_factory=dict)
+    many_to_many: dict[str, ManyToMany] = field(default_factory=dict)  # by navigation name
 
     def __post_init__(self) -> None:
         for name in (self.logical_name, *self.attributes):

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from emulator.clock import EmulatorClock
-from emulator.dataverse import errors, states
+from emulator.dataverse import callers, errors, states
+from emulator.dataverse.intersect import Intersects
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.store import Store
 
@@ -130,6 +131,8 @@ class DataverseStore:
         self._json_sql: dict[str, str] = {}
         self.db = store.db
         self.clock = clock
+        self.system_user_id = ""  # the SYSTEM user, set once the environment made it
+        self.intersects: Intersects | None = None  # N:N rows, left when a row is deleted
         for statement in _DELETED_DDL:
             self.db.execute(statement)
         self.versions = VersionCounter(self._max_version(["dv_deleted"]))
@@ -151,7 +154,7 @@ class DataverseStore:
 
     def insert(self, table: Table, values: Mapping[str, Value]) -> str:
         """Create one row; returns its id. ``values`` are keyed by column."""
-        row = states.on_create(table, values)
+        row = callers.on_create(table, states.on_create(table, values), self.system_user_id)
         row.setdefault(table.primary_id, new_id())
         now = self.now_s()
         row.setdefault("createdon", now)
@@ -168,7 +171,7 @@ class DataverseStore:
         ids: list[str] = []
         tuples = []
         for row, version in zip(rows, self.versions.take(len(rows)), strict=True):
-            row = states.on_create(table, row)
+            row = callers.on_create(table, states.on_create(table, row), self.system_user_id)
             full = {c: row.get(c) for c in columns}
             full[table.primary_id] = full[table.primary_id] or new_id()
             full["createdon"] = full["createdon"] if full["createdon"] is not None else now
@@ -196,7 +199,7 @@ class DataverseStore:
 
         ``modified_s`` lets one bulk request stamp all its rows with one clock reading.
         """
-        values = states.on_update(table, values)
+        values = callers.on_update(table, states.on_update(table, values), self.system_user_id)
         version = self.versions.next()
         modified = self.now_s() if modified_s is None else modified_s
         row = {**values, "modifiedon": modified, "versionnumber": version}
@@ -223,6 +226,8 @@ class DataverseStore:
                 return False
             db.execute("INSERT INTO dv_deleted VALUES (?, ?, ?)",
                        (table.logical_name, record_id.lower(), self.versions.next()))
+            if self.intersects is not None:
+                self.intersects.forget(table.logical_name, record_id)
         return True
 
     def fetch(self, table: Table, record_id: str) -> sqlite3.Row | None:

@@ -21,9 +21,19 @@ usual lookups: ``parentcustomerid``, ``primarycontactid``, ``regardingobjectid``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
+from emulator.dataverse.columns import ACTIVE as _ACTIVE
+from emulator.dataverse.columns import ACTIVE_STATUS as _ACTIVE_STATUS
+from emulator.dataverse.columns import FULLNAME as _FULLNAME
+from emulator.dataverse.columns import USER_STAMPS
+from emulator.dataverse.columns import attrs as _attrs
+from emulator.dataverse.columns import lookup as _lookup
+from emulator.dataverse.columns import owned_columns as _owned
+from emulator.dataverse.columns import pick as _pick
+from emulator.dataverse.columns import state_columns as _state
+from emulator.dataverse.columns import string as _s
+from emulator.dataverse.columns import system_columns as _system
 from emulator.dataverse.schema import (
     AlternateKey,
     Attribute,
@@ -33,55 +43,15 @@ from emulator.dataverse.schema import (
     OneToMany,
     Table,
 )
+from emulator.dataverse.system_tables import system_tables
 
 T = AttributeType
 
 
-def _attrs(*attributes: Attribute) -> dict[str, Attribute]:
-    return {a.name: a for a in attributes}
-
-
-def _system(primary_id: str) -> tuple[Attribute, ...]:
-    return (
-        Attribute(primary_id, T.UNIQUEIDENTIFIER, read_only=True),
-        Attribute("createdon", T.DATETIME, read_only=True),
-        Attribute("modifiedon", T.DATETIME, read_only=True),
-        Attribute("versionnumber", T.INTEGER, read_only=True),
-    )
-
-
-def _state(states: dict[int, str],
-           statuses: dict[int, tuple[str, int]]) -> tuple[Attribute, ...]:
-    """``statecode`` (State) and ``statuscode`` (Status); ``statuses`` maps each status
-    reason to (label, the state it belongs to). A state's first status is its default."""
-    return (Attribute("statecode", T.STATE, options=states),
-            Attribute("statuscode", T.STATUS, options={v: label for v, (label, _) in
-                                                       statuses.items()},
-                      option_states={v: state for v, (_, state) in statuses.items()}))
-
-
-def _s(name: str, max_length: int = 100) -> Attribute:
-    return Attribute(name, T.STRING, max_length=max_length)
-
-
-def _pick(name: str, labels: Iterable[str], first: int = 1) -> Attribute:
-    return Attribute(name, T.PICKLIST, options=dict(enumerate(labels, start=first)))
-
-
-def _lookup(name: str, *targets: str) -> Attribute:
-    kind = "Customer" if set(targets) == {"account", "contact"} else "Lookup"
-    return Attribute(name, T.LOOKUP, targets=targets, lookup_kind=kind)
-
-
-_FULLNAME = Attribute("fullname", T.STRING, max_length=160, read_only=True, formula=(
-    "nullif(trim(coalesce(firstname, '') || ' ' || coalesce(lastname, '')), '')"))
-_ACTIVE = {0: "Active", 1: "Inactive"}
-_ACTIVE_STATUS = {1: ("Active", 0), 2: ("Inactive", 1)}
-
-
 def account() -> Table:
     return Table("account", "accounts", "accountid", "name", _attrs(
-        *_system("accountid"), _s("name", 160), _s("accountnumber", 20), _s("emailaddress1"),
+        *_system("accountid"), *_owned(), _s("name", 160), _s("accountnumber", 20),
+        _s("emailaddress1"),
         _s("telephone1", 50), _s("websiteurl", 200), _s("address1_city", 80),
         _s("address1_country", 80), Attribute("revenue", T.MONEY),
         Attribute("numberofemployees", T.INTEGER),
@@ -95,7 +65,7 @@ def account() -> Table:
 
 def contact() -> Table:
     return Table("contact", "contacts", "contactid", "fullname", _attrs(
-        *_system("contactid"), _s("firstname", 50), _s("lastname", 50),
+        *_system("contactid"), *_owned(), _s("firstname", 50), _s("lastname", 50),
         _FULLNAME,
         _s("emailaddress1"), _s("telephone1", 50), _s("mobilephone", 50), _s("jobtitle"),
         _s("address1_city", 80), Attribute("birthdate", T.DATETIME),
@@ -108,7 +78,7 @@ def contact() -> Table:
 
 def lead() -> Table:
     return Table("lead", "leads", "leadid", "fullname", _attrs(
-        *_system("leadid"), _s("subject", 300), _s("firstname", 50), _s("lastname", 50),
+        *_system("leadid"), *_owned(), _s("subject", 300), _s("firstname", 50), _s("lastname", 50),
         _FULLNAME,
         _s("companyname"), _s("emailaddress1"), _s("telephone1", 50),
         _pick("leadsourcecode", ["Advertisement", "Employee Referral", "External Referral",
@@ -124,7 +94,7 @@ def lead() -> Table:
 
 def opportunity() -> Table:
     return Table("opportunity", "opportunities", "opportunityid", "name", _attrs(
-        *_system("opportunityid"), _s("name", 300), Attribute("estimatedvalue", T.MONEY),
+        *_system("opportunityid"), *_owned(), _s("name", 300), Attribute("estimatedvalue", T.MONEY),
         Attribute("actualvalue", T.MONEY), Attribute("closeprobability", T.INTEGER),
         Attribute("estimatedclosedate", T.DATETIME),
         _pick("opportunityratingcode", ["Hot", "Warm", "Cold"]),
@@ -139,7 +109,7 @@ def opportunity() -> Table:
 
 def task() -> Table:
     return Table("task", "tasks", "activityid", "subject", _attrs(
-        *_system("activityid"), _s("subject", 200), Attribute("description", T.MEMO),
+        *_system("activityid"), *_owned(), _s("subject", 200), Attribute("description", T.MEMO),
         Attribute("scheduledend", T.DATETIME), _pick("prioritycode", ["Low", "Normal", "High"], 0),
         Attribute("percentcomplete", T.INTEGER), Attribute("actualdurationminutes", T.INTEGER),
         _lookup("regardingobjectid", "account", "contact", "lead", "opportunity", "incident"),
@@ -151,7 +121,7 @@ def task() -> Table:
 
 def incident() -> Table:
     return Table("incident", "incidents", "incidentid", "title", _attrs(
-        *_system("incidentid"), _s("title", 200), _s("ticketnumber", 100),
+        *_system("incidentid"), *_owned(), _s("title", 200), _s("ticketnumber", 100),
         Attribute("description", T.MEMO), _lookup("customerid", "account", "contact"),
         _lookup("primarycontactid", "contact"), _pick("prioritycode", ["High", "Normal", "Low"]),
         _pick("caseorigincode", ["Phone", "Email", "Web"]),
@@ -162,7 +132,7 @@ def incident() -> Table:
 
 
 def built_in_tables() -> list[Table]:
-    return [account(), contact(), lead(), opportunity(), task(), incident()]
+    return [*system_tables(), account(), contact(), lead(), opportunity(), task(), incident()]
 
 
 # The real names of the built-in 1:N relationships, by (referencing table, lookup, target);
@@ -198,6 +168,10 @@ def relationship_name(table: Table, lookup: Attribute, target: str) -> str:
     known = RELATIONSHIP_NAMES.get((table.logical_name, lookup.name, target))
     if known:
         return known
+    if lookup.name in USER_STAMPS:
+        return f"lk_{table.logical_name}_{lookup.name}"
+    if lookup.name == "ownerid":
+        return f"user_{table.entity_set}"
     prefix = table.logical_name.split("_", 1)[0] + "_" if "_" in table.logical_name else ""
     return f"{prefix}{target}_{table.logical_name}_{lookup.name}"
 
@@ -247,6 +221,36 @@ class Catalog:
     def many_to_many(self) -> list[ManyToMany]:
         return list(self._many_to_many.values())
 
+    def add_many_to_many(self, relation: ManyToMany) -> None:
+        for name in (relation.entity1, relation.entity2):
+            if name not in self._by_logical:
+                raise ValueError(f"N:N {relation.schema_name}: unknown table {name!r}")
+        self._many_to_many[relation.schema_name] = relation
+        for name in (relation.entity1, relation.entity2):
+            self._by_logical[name].many_to_many[relation.schema_name] = relation
+
+    def many_to_many_named(self, name: str) -> ManyToMany:
+        return self._many_to_many[name]
+
+
+# Built-in N:N relationships: (schema name, entity1, entity2, intersect table).
+BUILT_IN_MANY_TO_MANY = (
+    ("systemuserroles_association", "systemuser", "role", "systemuserroles"),
+    ("accountleads_association", "account", "lead", "accountleads"),
+    ("contactleads_association", "contact", "lead", "contactleads"),
+)
+
+
+def many_to_many(name: str, entity1: str, entity2: str, intersect: str | None = None
+                 ) -> ManyToMany:
+    """An N:N relationship; the intersect columns are the two tables' id columns (``…id``,
+    and ``…idone``/``…idtwo`` when a table is related to itself)."""
+    first, second = f"{entity1}id", f"{entity2}id"
+    if entity1 == entity2:
+        first, second = f"{entity1}idone", f"{entity2}idtwo"
+    return ManyToMany(name, entity1, entity2, intersect or name.removesuffix("_association"),
+                      first, second)
+
 
 def built_in_catalog() -> Catalog:
     catalog = Catalog()
@@ -256,6 +260,8 @@ def built_in_catalog() -> Catalog:
         catalog._by_set[table.entity_set] = table
     for table in tables:
         catalog._relate(table)
+    for name, one, two, intersect in BUILT_IN_MANY_TO_MANY:
+        catalog.add_many_to_many(many_to_many(name, one, two, intersect))
     return catalog
 
 
@@ -268,8 +274,10 @@ def table_from_seed(doc: dict[str, Any]) -> Table:
     if primary_name not in {a.name for a in declared}:
         declared.insert(0, _s(primary_name, 100))
     keys = tuple(AlternateKey(str(k["name"]), tuple(k["attributes"])) for k in doc.get("keys", []))
+    owner = _owned() if doc.get("ownership", "user") == "user" else ()
     return Table(logical, str(doc.get("entity_set", f"{logical}s")), primary_id, primary_name,
-                 _attrs(*_system(primary_id), *declared, *_state(_ACTIVE, _ACTIVE_STATUS)),
+                 _attrs(*_system(primary_id), *owner, *declared,
+                        *_state(_ACTIVE, _ACTIVE_STATUS)),
                  keys=keys, change_tracking=bool(doc.get("change_tracking", True)),
                  display_name=str(doc.get("display_name", "")))
 

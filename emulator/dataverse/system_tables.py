@@ -1,0 +1,69 @@
+"""The system tables the emulator keeps beside the business ones: who works in the
+environment (``businessunit``, ``systemuser``, ``role``) and which messages it processes
+(``sdkmessage``, ``sdkmessagefilter``), each queryable through the Web API like any table.
+
+Their rows are created by the environment itself (:mod:`.bootstrap`), by seed sections
+(``security_roles``, ``application_users``, ``system_users``) and, for users, on first use
+of a token whose caller has no ``systemuser`` yet.
+"""
+
+from __future__ import annotations
+
+from emulator.dataverse.columns import attrs, lookup, string, system_columns
+from emulator.dataverse.schema import Attribute, AttributeType, Table
+
+T = AttributeType
+ACCESS_MODES = {0: "Read-Write", 1: "Administrative", 2: "Read", 3: "Support User",
+                4: "Non-interactive", 5: "Delegated Admin"}
+
+
+def businessunit() -> Table:
+    return Table("businessunit", "businessunits", "businessunitid", "name", attrs(
+        *system_columns("businessunitid"), string("name", 160),
+        lookup("parentbusinessunitid", "businessunit"),
+        Attribute("isdisabled", T.BOOLEAN),
+    ), change_tracking=False, display_name="Business Unit")
+
+
+def systemuser() -> Table:
+    return Table("systemuser", "systemusers", "systemuserid", "fullname", attrs(
+        *system_columns("systemuserid"), string("fullname", 200),
+        string("firstname", 64), string("lastname", 64), string("domainname", 1024),
+        string("internalemailaddress", 100),
+        Attribute("azureactivedirectoryobjectid", T.UNIQUEIDENTIFIER),
+        Attribute("applicationid", T.UNIQUEIDENTIFIER),
+        Attribute("isdisabled", T.BOOLEAN),
+        Attribute("accessmode", T.PICKLIST, options=ACCESS_MODES),
+        lookup("businessunitid", "businessunit"),
+    ), change_tracking=True, display_name="User")
+
+
+def role() -> Table:
+    return Table("role", "roles", "roleid", "name", attrs(
+        *system_columns("roleid"), string("name", 100), lookup("businessunitid", "businessunit"),
+    ), change_tracking=False, display_name="Security Role")
+
+
+def sdkmessage() -> Table:
+    return Table("sdkmessage", "sdkmessages", "sdkmessageid", "name", attrs(
+        *system_columns("sdkmessageid"), string("name", 256), string("categoryname", 25),
+        Attribute("isprivate", T.BOOLEAN), Attribute("isactive", T.BOOLEAN),
+        Attribute("autotransact", T.BOOLEAN), Attribute("expand", T.BOOLEAN),
+        Attribute("availability", T.INTEGER), Attribute("workflowsdkstepenabled", T.BOOLEAN),
+    ), change_tracking=False, display_name="Sdk Message")
+
+
+def sdkmessagefilter() -> Table:
+    return Table("sdkmessagefilter", "sdkmessagefilters", "sdkmessagefilterid", "name", attrs(
+        *system_columns("sdkmessagefilterid"), string("name", 256),
+        lookup("sdkmessageid", "sdkmessage"),
+        string("primaryobjecttypecode", 64), string("secondaryobjecttypecode", 64),
+        Attribute("iscustomprocessingstepallowed", T.BOOLEAN),
+        Attribute("isvisible", T.BOOLEAN), Attribute("availability", T.INTEGER),
+    ), change_tracking=False, display_name="Sdk Message Filter")
+
+
+def system_tables() -> list[Table]:
+    return [businessunit(), systemuser(), role(), sdkmessage(), sdkmessagefilter()]
+
+
