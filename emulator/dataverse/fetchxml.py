@@ -27,11 +27,11 @@ from aiohttp import web
 
 from emulator.dataverse import errors, paging, prefer, routes
 from emulator.dataverse.environment import Environment, TrackedRead, environment
-from emulator.dataverse.payload import parse_datetime
 from emulator.dataverse.query import OrderBy
 from emulator.dataverse.render import Annotations, RowRenderer, context_url
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.dataverse.storage import Value
+from emulator.dataverse.timestamps import parse_datetime
 
 COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
 MORE = "Microsoft.Dynamics.CRM.morerecords"

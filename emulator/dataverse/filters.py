@@ -18,9 +18,9 @@ from odata_query.grammar import ODataLexer, ODataParser
 from odata_query.sql import AstToSqliteSqlVisitor
 
 from emulator.dataverse import errors
-from emulator.dataverse.payload import parse_datetime
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.dataverse.tables import Catalog
+from emulator.dataverse.timestamps import parse_datetime
 
 _aliases = count(1)
 

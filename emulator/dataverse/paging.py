@@ -23,10 +23,10 @@ from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from emulator.dataverse import errors
-from emulator.dataverse.payload import format_datetime, parse_datetime
 from emulator.dataverse.query import OrderBy
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.dataverse.storage import Value
+from emulator.dataverse.timestamps import format_datetime, parse_datetime
 
 _HEX = re.compile(r"%[0-9A-F]{2}")
 

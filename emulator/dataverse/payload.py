@@ -7,13 +7,13 @@ seconds since the epoch, UTC.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from emulator.dataverse import errors
 from emulator.dataverse.environment import Environment
 from emulator.dataverse.schema import Attribute, AttributeType, Navigation, Table
 from emulator.dataverse.storage import Value
+from emulator.dataverse.timestamps import parse_datetime
 from emulator.dataverse.urls import as_guid, parse_key, parse_reference
 
 T = AttributeType
@@ -23,18 +23,6 @@ _EDM = {T.STRING: "Edm.String", T.MEMO: "Edm.String", T.INTEGER: "Edm.Int32",
         T.BOOLEAN: "Edm.Boolean", T.DATETIME: "Edm.DateTimeOffset",
         T.UNIQUEIDENTIFIER: "Edm.Guid", T.LOOKUP: "Edm.Guid"}
 SYSTEM_WRITABLE = frozenset({"createdon", "modifiedon"})
-
-
-def parse_datetime(text: str) -> int:
-    """An ISO 8601 date or date-time (``Z`` or an offset; naive means UTC) -> epoch seconds."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp())
-
-
-def format_datetime(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def coerce(table: Table, attr: Attribute, value: Any) -> Value:
@@ -99,6 +87,8 @@ class PayloadReader:
         self.env = env
         self.table = table
         self.system_columns = system_columns  # the control plane may set createdon/modifiedon
+        # ``<collection nav>@odata.bind: [urls]``: rows to associate once the row is written.
+        self.links: list[tuple[str, str]] = []
 
     def read(self, body: Any) -> dict[str, Value]:
         if not isinstance(body, dict):
@@ -110,7 +100,10 @@ class PayloadReader:
 
     def _property(self, name: str, value: Any) -> dict[str, Value]:
         if name.endswith("@odata.bind"):
-            return self.bind(name.removesuffix("@odata.bind"), value)
+            nav = name.removesuffix("@odata.bind")
+            if isinstance(value, list) and self.table.navigation(nav) is None:
+                return self._collection_bind(nav, value)
+            return self.bind(nav, value)
         if "@" in name:
             return {}  # instance annotations such as @odata.type or @odata.etag
         attr = self.table.attributes.get(name)
@@ -125,6 +118,16 @@ class PayloadReader:
         if attr.read_only and not self._may_write_system(attr):
             return {}  # Dataverse ignores values for read-only columns
         return {attr.column: coerce(self.table, attr, value)}
+
+    def _collection_bind(self, nav: str, references: list[Any]) -> dict[str, Value]:
+        if nav not in self.table.collections and nav not in self.table.many_to_many:
+            raise self._unknown(nav)
+        for reference in references:
+            if not isinstance(reference, str):
+                raise errors.bad_payload(self.table.entity_set, (
+                    f"Each value of '{nav}@odata.bind' must be an entity URL string."))
+            self.links.append((nav, reference))
+        return {}
 
     def _may_write_system(self, attr: Attribute) -> bool:
         if attr.formula:

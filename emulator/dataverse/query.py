@@ -10,7 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from emulator.dataverse import errors
-from emulator.dataverse.schema import Attribute, Navigation, Table
+from emulator.dataverse.schema import (
+    Attribute,
+    CollectionNavigation,
+    ManyToMany,
+    Navigation,
+    Table,
+)
 from emulator.dataverse.tables import Catalog
 from emulator.dataverse.urls import split_outside_quotes
 
@@ -35,11 +41,34 @@ class Expand:
     nav: Navigation
     target: Table
     select: tuple[Attribute, ...] | None = None
-    expand: tuple[Expand, ...] = ()
+    expand: tuple[Expand | CollectionExpand, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.nav.name
 
     def context(self) -> str:
         inner = [a.column for a in self.select or ()] + [e.context() for e in self.expand]
-        return f"{self.nav.name}({','.join(inner)})"
+        return f"{self.name}({','.join(inner)})"
+
+
+@dataclass(frozen=True)
+class CollectionExpand:
+    """A collection-valued navigation property (1:N or N:N) to inline as an array, with
+    ``$select``, ``$filter``, ``$orderby``, ``$top`` and ``$expand`` of its own."""
+
+    name: str
+    target: Table
+    link: CollectionNavigation | ManyToMany
+    select: tuple[Attribute, ...] | None = None
+    expand: tuple[Expand | CollectionExpand, ...] = ()
+    filter: str | None = None
+    orderby: tuple[OrderBy, ...] = ()
+    top: int | None = None
+
+    def context(self) -> str:
+        inner = [a.column for a in self.select or ()] + [e.context() for e in self.expand]
+        return f"{self.name}({','.join(inner)})"
 
 
 @dataclass(frozen=True)
@@ -55,9 +84,9 @@ class QueryOptions:
     orderby: tuple[OrderBy, ...] = ()
     top: int | None = None
     count: bool = False
-    expand: tuple[Expand, ...] = ()
     skiptoken: str | None = None
     extra: dict[str, str] = field(default_factory=dict)  # $deltatoken, for change tracking
+    expand: tuple[Expand | CollectionExpand, ...] = ()
 
     def context_suffix(self) -> str:
         """``(name,primarycontactid(fullname))`` for ``@odata.context``; empty without $select."""
@@ -131,34 +160,58 @@ def parse_bool(text: str | None, option: str) -> bool:
     raise errors.bad_query(f"'{text}' is not a valid value for {option}; use true or false.")
 
 
-def parse_expand(text: str | None, table: Table, catalog: Catalog) -> tuple[Expand, ...]:
+def parse_expand(text: str | None, table: Table, catalog: Catalog
+                 ) -> tuple[Expand | CollectionExpand, ...]:
     if not text:
         return ()
     return tuple(_expand_item(item.strip(), table, catalog)
                  for item in split_outside_quotes(text, ","))
 
 
-def _expand_item(item: str, table: Table, catalog: Catalog) -> Expand:
+def _expand_item(item: str, table: Table, catalog: Catalog) -> Expand | CollectionExpand:
     name, _, rest = item.partition("(")
-    nav = table.navigation(name.strip())
+    name = name.strip()
+    link = collection_link(table, name)
+    options = _nested_options(rest.removesuffix(")"), item, link is not None) if rest else {}
+    if link is not None:
+        target = catalog.by_logical_name(collection_target(table, link))
+        assert target is not None
+        return CollectionExpand(
+            name, target, link, parse_select(options.get("$select"), target),
+            parse_expand(options.get("$expand"), target, catalog),
+            options.get("$filter") or None, parse_orderby(options.get("$orderby"), target),
+            parse_top(options.get("$top")))
+    nav = table.navigation(name)
     if nav is None:
-        if name.strip() in table.collections:
-            raise errors.DataverseError(501, errors.NOT_IMPLEMENTED, (
-                f"The emulator does not expand collection-valued navigation property "
-                f"'{name.strip()}'."))
-        raise errors.unknown_property(name.strip(), table.logical_name)
+        raise errors.unknown_property(name, table.logical_name)
     target = catalog.by_logical_name(nav.target)
     assert target is not None
-    options = _nested_options(rest.removesuffix(")"), item) if rest else {}
     return Expand(nav, target, parse_select(options.get("$select"), target),
                   parse_expand(options.get("$expand"), target, catalog))
 
 
-def _nested_options(text: str, item: str) -> dict[str, str]:
+def collection_link(table: Table, name: str) -> CollectionNavigation | ManyToMany | None:
+    """The 1:N or N:N relationship behind a collection-valued navigation property."""
+    return table.collections.get(name) or table.many_to_many.get(name)
+
+
+def collection_target(table: Table, link: CollectionNavigation | ManyToMany) -> str:
+    """The logical name of the rows a collection-valued navigation property holds."""
+    if isinstance(link, CollectionNavigation):
+        return link.source
+    return link.entity2 if link.entity1 == table.logical_name else link.entity1
+
+
+_SINGLE_OPTIONS = ("$select", "$expand")
+_COLLECTION_OPTIONS = ("$select", "$expand", "$filter", "$orderby", "$top")
+
+
+def _nested_options(text: str, item: str, collection: bool) -> dict[str, str]:
+    allowed = _COLLECTION_OPTIONS if collection else _SINGLE_OPTIONS
     options = {}
     for part in split_outside_quotes(text, ";"):
         key, sep, value = part.partition("=")
-        if not sep or key.strip() not in ("$select", "$expand"):
-            raise errors.bad_query(f"Only $select and $expand are supported inside '{item}'.")
+        if not sep or key.strip() not in allowed:
+            raise errors.bad_query(f"Only {', '.join(allowed)} are supported inside '{item}'.")
         options[key.strip()] = value.strip()
     return options

@@ -13,10 +13,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from itertools import count
+from typing import Any
 
-from emulator.dataverse import prefer
-from emulator.dataverse.query import Expand
-from emulator.dataverse.schema import Attribute, AttributeType, Table
+from emulator.dataverse import paging, prefer
+from emulator.dataverse.filters import filter_sql
+from emulator.dataverse.query import CollectionExpand, Expand
+from emulator.dataverse.schema import (
+    Attribute,
+    AttributeType,
+    CollectionNavigation,
+    ManyToMany,
+    Table,
+)
 from emulator.dataverse.tables import Catalog
 
 T = AttributeType
@@ -46,20 +54,25 @@ class Annotations:
 
 
 class RowRenderer:
-    def __init__(self, catalog: Catalog, annotations: Annotations | None = None) -> None:
+    def __init__(self, catalog: Catalog, annotations: Annotations | None = None,
+                 params: dict[str, Any] | None = None) -> None:
         self.catalog = catalog
         self.annotations = annotations or Annotations()
+        self.params = params if params is not None else {}  # for $filter inside $expand
         self._aliases = count(1)
 
     def json_sql(self, table: Table, alias: str, select: tuple[Attribute, ...] | None = None,
-                 expand: tuple[Expand, ...] = ()) -> str:
+                 expand: tuple[Expand | CollectionExpand, ...] = ()) -> str:
         """A SQL expression (over ``alias``) whose value is the row's JSON object text."""
         pieces = [f"""'{{"@odata.etag":"W/\\"' || {alias}.versionnumber || '\\""'"""]
         for attr in self._columns(table, select):
             pieces.extend(self._property(table, attr, f'{alias}."{attr.column}"', alias))
         for item in expand:
-            pieces.append(sql_text("," + json_key(item.nav.name)))
-            pieces.append(f"coalesce(({self._expand_sql(item, alias)}), 'null')")
+            pieces.append(sql_text("," + json_key(item.name)))
+            if isinstance(item, CollectionExpand):
+                pieces.append(f"coalesce(({self._collection_sql(table, item, alias)}), '[]')")
+            else:
+                pieces.append(f"coalesce(({self._expand_sql(item, alias)}), 'null')")
         pieces.append("'}'")
         return " || ".join(pieces)
 
@@ -132,6 +145,38 @@ class RowRenderer:
             where += f' AND {alias}."{lookup.type_column}" = {sql_text(item.target.logical_name)}'
         row = self.json_sql(item.target, inner, item.select, item.expand)
         return f"SELECT {row} FROM {item.target.sql_table} AS {inner} WHERE {where}"
+
+    def _collection_sql(self, table: Table, item: CollectionExpand, alias: str) -> str:
+        """The related rows as a JSON array, filtered, ordered and limited as asked."""
+        inner = f"x{next(self._aliases)}"
+        where = [related_rows_sql(table, item.link, item.target, inner,
+                                  f'{alias}."{table.primary_id}"')]
+        if item.filter:
+            condition = filter_sql(item.filter, item.target, inner, self.catalog, self.params)
+            where.append(f"({condition})")
+        order = paging.order_sql(paging.ordering(item.target, item.orderby), inner)
+        row = self.json_sql(item.target, inner, item.select, item.expand)
+        limit = f" LIMIT {int(item.top)}" if item.top is not None else ""
+        return (f"SELECT json_group_array(json(j)) FROM (SELECT {row} AS j FROM "
+                f"{item.target.sql_table} AS {inner} WHERE {' AND '.join(where)} "
+                f"ORDER BY {order}{limit})")
+
+
+def related_rows_sql(table: Table, link: CollectionNavigation | ManyToMany, target: Table,
+                     alias: str, owner_id: str) -> str:
+    """A WHERE fragment: rows of ``target`` (as ``alias``) related to ``owner_id`` (a SQL
+    expression naming a row of ``table``) through a 1:N or N:N relationship."""
+    if isinstance(link, CollectionNavigation):
+        lookup = link.attribute
+        where = f'{alias}."{lookup.column}" = {owner_id}'
+        if len(lookup.targets) > 1:
+            where += f' AND {alias}."{lookup.type_column}" = {sql_text(table.logical_name)}'
+        return where
+    mine, theirs = ((link.entity1_attribute, link.entity2_attribute)
+                    if link.entity1 == table.logical_name
+                    else (link.entity2_attribute, link.entity1_attribute))
+    return (f'{alias}."{target.primary_id}" IN (SELECT "{theirs}" FROM dv_nn_{link.intersect} '
+            f'WHERE "{mine}" = {owner_id})')
 
 
 def value_sql(attr: Attribute, col: str) -> str:

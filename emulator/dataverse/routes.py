@@ -14,12 +14,17 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import access, errors, metadata, principals, writes
+from emulator.dataverse import access, errors, metadata, navigation, principals, writes
 from emulator.dataverse.auth import PRINCIPAL, authenticate
 from emulator.dataverse.callers import CURRENT, Caller, acting_as
 from emulator.dataverse.environment import Environment, environment
 from emulator.dataverse.prefer import Preferences, parse_prefer
-from emulator.dataverse.query import check_custom_options, parse_options
+from emulator.dataverse.query import (
+    check_custom_options,
+    collection_link,
+    collection_target,
+    parse_options,
+)
 from emulator.dataverse.reads import ReadRequest, count_rows, query_collection, retrieve_one
 from emulator.dataverse.render import JSON_TYPE, context_url, value_sql
 from emulator.dataverse.schema import Table
@@ -298,6 +303,10 @@ async def property_route(call: Call, table: Table, key: str, name: str) -> web.R
     if call.method == "DELETE":
         writes.set_property(call.env, table, key, name, None)
         return no_content()
+    if call.method == "GET" and navigation.is_navigation(table, name):
+        body, headers = navigation.read(call.env, table, key, name, call.request.query,
+                                        call.read_request())
+        return json_response(body, headers=headers) if body is not None else no_content()
     if call.method == "GET":
         return _property_value(call, table, key, name)
     raise _method_not_allowed(call)
@@ -334,8 +343,8 @@ async def reference_route(call: Call, table: Table, key: str, nav: str,
 
 def _member_reference(env: Environment, table: Table, nav: str, member: str) -> str:
     """``accounts(1)/contact_customer_accounts(2)/$ref`` names member ``contacts(2)``."""
-    collection = table.collections.get(nav)
-    source = env.catalog.by_logical_name(collection.source) if collection else None
+    link = collection_link(table, nav)
+    source = env.catalog.by_logical_name(collection_target(table, link)) if link else None
     if source is None:
         raise errors.unknown_property(nav, table.logical_name)
     return f"{source.entity_set}({member})"
