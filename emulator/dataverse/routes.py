@@ -14,7 +14,15 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import access, errors, metadata, navigation, principals, writes
+from emulator.dataverse import (
+    access,
+    csdl,
+    errors,
+    metadata,
+    navigation,
+    principals,
+    writes,
+)
 from emulator.dataverse.auth import PRINCIPAL, authenticate
 from emulator.dataverse.callers import CURRENT, Caller, acting_as
 from emulator.dataverse.environment import Environment, environment
@@ -108,6 +116,8 @@ def _call(request: web.Request) -> Call:
 
 
 async def _route(call: Call) -> web.StreamResponse:
+    if call.segments and call.segments[0].name == "$metadata" and call.method == "GET":
+        return csdl_document(call)
     check_custom_options(call.request.query)
     if not call.segments:
         return service_document(call)
@@ -193,6 +203,14 @@ async def read_json(call: Call, table: Table | None = None) -> Any:
     except ValueError:
         name = table.entity_set if table else ""
         raise errors.bad_payload(name, "The request body is not valid JSON.") from None
+
+
+def csdl_document(call: Call) -> web.Response:
+    if set(call.request.query) - {"annotations"}:
+        raise errors.bad_query("$metadata takes no query option but 'annotations'.")
+    annotations = call.request.query.get("annotations", "false").lower() == "true"
+    return web.Response(text=csdl.document(call.env.catalog, annotations),
+                        content_type="application/xml", headers=errors.ODATA_HEADERS)
 
 
 def service_document(call: Call) -> web.Response:
