@@ -19,7 +19,8 @@ from emulator.dataverse.urls import as_guid, parse_key, parse_reference
 T = AttributeType
 _EDM = {T.STRING: "Edm.String", T.MEMO: "Edm.String", T.INTEGER: "Edm.Int32",
         T.PICKLIST: "Edm.Int32", T.STATE: "Edm.Int32", T.STATUS: "Edm.Int32",
-        T.DECIMAL: "Edm.Decimal", T.MONEY: "Edm.Decimal",
+        T.DECIMAL: "Edm.Decimal", T.MONEY: "Edm.Decimal", T.MULTISELECT: "Edm.String",
+        T.FILE: "Edm.Guid", T.IMAGE: "Edm.Guid",
         T.BOOLEAN: "Edm.Boolean", T.DATETIME: "Edm.DateTimeOffset",
         T.UNIQUEIDENTIFIER: "Edm.Guid", T.LOOKUP: "Edm.Guid"}
 SYSTEM_WRITABLE = frozenset({"createdon", "modifiedon"})
@@ -41,6 +42,8 @@ def coerce(table: Table, attr: Attribute, value: Any) -> Value:
 
 def _coerce_type(attr: Attribute, value: Any) -> Value:
     kind = attr.type
+    if kind is T.MULTISELECT:
+        return multiselect_text(value)
     if kind.is_text:
         if not isinstance(value, str):
             raise TypeError
@@ -67,7 +70,27 @@ def _coerce_type(attr: Attribute, value: Any) -> Value:
     return guid
 
 
+def multiselect_text(value: Any) -> str:
+    """``"1, 3,1"`` -> ``"1,3"``: a multi-select value as Dataverse stores and returns it."""
+    if not isinstance(value, str):
+        raise TypeError
+    chosen: list[int] = []
+    for part in value.split(","):
+        number = int(part.strip())
+        if number not in chosen:
+            chosen.append(number)
+    return ",".join(str(n) for n in chosen)
+
+
 def _validate(table: Table, attr: Attribute, value: Value) -> None:
+    if attr.type is T.MULTISELECT and isinstance(value, str) and attr.options:
+        outside = [v for v in value.split(",") if int(v) not in attr.options]
+        if outside:
+            accepted = ",".join(str(v) for v in attr.options)
+            raise errors.DataverseError(400, errors.VALIDATION, (
+                f"A validation error occurred.  The value {outside[0]} of '{attr.name}' on "
+                f"record of type '{table.logical_name}' is outside the valid range. "
+                f"Accepted Values: {accepted}"))
     if attr.max_length is not None and isinstance(value, str) and len(value) > attr.max_length:
         raise errors.DataverseError(400, errors.VALIDATION, (
             f"A validation error occurred.  The length of the '{attr.name}' attribute of the "

@@ -43,7 +43,9 @@ def where_clause(env: Environment, table: Table, options: QueryOptions,
                  params: dict[str, Any]) -> list[str]:
     if not options.filter:
         return []
-    return [f"({filter_sql(options.filter, table, ALIAS, env.catalog, params)})"]
+    condition = filter_sql(options.filter, table, ALIAS, env.catalog, params,
+                           env.storage.clock.time())
+    return [f"({condition})"]
 
 
 def row_json_sql(env: Environment, table: Table, options: QueryOptions,

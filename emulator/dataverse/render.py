@@ -99,6 +99,8 @@ class RowRenderer:
             cases = " ".join(f"WHEN {v} THEN {sql_text(prefix + json.dumps(label))}"
                              for v, label in attr.options.items())
             return f"CASE {col} {cases} ELSE '' END"
+        if attr.type is T.MULTISELECT and attr.options:
+            return f"CASE WHEN {col} IS NULL THEN '' ELSE {key} || json_quote(({_labels(attr, col)})) END"  # noqa: E501
         if attr.type is T.BOOLEAN:
             return f"""CASE {col} WHEN 1 THEN {key} || '"Yes"' WHEN 0 THEN {key} || '"No"' ELSE '' END"""  # noqa: E501
         if attr.type is T.MONEY:
@@ -177,6 +179,14 @@ def related_rows_sql(table: Table, link: CollectionNavigation | ManyToMany, targ
                     else (link.entity2_attribute, link.entity1_attribute))
     return (f'{alias}."{target.primary_id}" IN (SELECT "{theirs}" FROM dv_nn_{link.intersect} '
             f'WHERE "{mine}" = {owner_id})')
+
+
+def _labels(attr: Attribute, col: str) -> str:
+    """The labels of a multi-select value ``"1,3"``, joined with "; " as Dataverse shows them."""
+    options = " UNION ALL ".join(f"SELECT {v} AS v, {sql_text(label)} AS label"
+                                 for v, label in attr.options.items())
+    return (f"SELECT group_concat(label, '; ') FROM (SELECT o.label FROM json_each('[' || "
+            f"{col} || ']') AS j JOIN ({options}) AS o ON o.v = j.value ORDER BY j.key)")
 
 
 def value_sql(attr: Attribute, col: str) -> str:

@@ -284,7 +284,8 @@ def table_from_seed(doc: dict[str, Any]) -> Table:
 
 _SEED_TYPES = {t.value.lower(): t for t in AttributeType} | {
     "int": T.INTEGER, "bool": T.BOOLEAN, "text": T.STRING, "guid": T.UNIQUEIDENTIFIER,
-    "optionset": T.PICKLIST, "choice": T.PICKLIST,
+    "optionset": T.PICKLIST, "choice": T.PICKLIST, "multiselect": T.MULTISELECT,
+    "choices": T.MULTISELECT,
 }
 
 
