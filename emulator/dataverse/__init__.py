@@ -26,6 +26,7 @@ from aiohttp import web
 from emulator.dataverse import (
     batch_handler,
     bulk,
+    bulk_delete,
     changes,
     control,
     fetchxml,
@@ -48,6 +49,7 @@ def setup(app: web.Application, state: EmulatorState) -> None:
     env.table_added.append(sdk_messages.add_filters)
     env.operations["$batch"] = batch_handler.handle_batch
     bulk.register(env)
+    bulk_delete.register(env)
     changes.register(env)
     fetchxml.register(env)  # wraps changes' tracked_read: register after it
     messages.register(env)

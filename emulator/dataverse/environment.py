@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from emulator.dataverse.duplicates import DEFAULT_RULES, Rule
 from emulator.dataverse.intersect import Intersects
 from emulator.dataverse.render import RowRenderer
 from emulator.dataverse.schema import ManyToMany, Table
@@ -43,6 +44,7 @@ class Environment:
     operations: dict[str, Operation] = field(default_factory=dict)
     bound_actions: dict[str, BoundAction] = field(default_factory=dict)
     tracked_read: TrackedRead | None = None
+    duplicate_rules: list[Rule] = field(default_factory=lambda: list(DEFAULT_RULES))
     # Called with each table added after start-up (e.g. to register its message filters).
     table_added: list[Callable[[Environment, Table], None]] = field(default_factory=list)
 

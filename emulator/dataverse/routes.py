@@ -17,6 +17,7 @@ from aiohttp import web
 from emulator.dataverse import (
     access,
     csdl,
+    duplicates,
     errors,
     metadata,
     navigation,
@@ -284,7 +285,8 @@ async def retrieve(call: Call, table: Table, key: str) -> web.Response:
 
 
 async def create(call: Call, table: Table) -> web.Response:
-    record_id = writes.create(call.env, table, await read_json(call, table))
+    record_id = writes.create(call.env, table, await read_json(call, table),
+                              detect_duplicates=duplicates.wanted(call.request.headers))
     return _written(call, table, record_id, created=True, key=record_id)
 
 
@@ -292,7 +294,8 @@ async def upsert(call: Call, table: Table, key: str) -> web.Response:
     exists = writes.resolve(call.env, table, key)[0] is not None
     access.authorize(call.env, table, ("Write",) if exists else ("Create",))
     body = await read_json(call, table)
-    result = writes.upsert(call.env, table, key, body, call.conditions())
+    result = writes.upsert(call.env, table, key, body, call.conditions(),
+                           detect_duplicates=duplicates.wanted(call.request.headers))
     return _written(call, table, result.record_id, created=result.created, key=key)
 
 
@@ -316,10 +319,10 @@ async def property_route(call: Call, table: Table, key: str, name: str) -> web.R
         body = await read_json(call, table)
         if not isinstance(body, dict) or "value" not in body:
             raise errors.bad_payload(table.entity_set, "A property PUT needs {\"value\": …}.")
-        writes.set_property(call.env, table, key, name, body["value"])
+        writes.set_property(call.env, table, key, name, body["value"], call.conditions())
         return no_content()
     if call.method == "DELETE":
-        writes.set_property(call.env, table, key, name, None)
+        writes.set_property(call.env, table, key, name, None, call.conditions())
         return no_content()
     if call.method == "GET" and navigation.is_navigation(table, name):
         body, headers = navigation.read(call.env, table, key, name, call.request.query,

@@ -13,6 +13,9 @@
       - {application_id: 3333…, roles: [Lead reader]}
     system_users:                          # delegated tokens of this Entra user
       - {username: ada@emulator.test, roles: [Lead reader]}
+    duplicate_rules:                       # beside the defaults (account name, emails)
+      - {table: contact, attributes: [lastname, telephone1]}
+    duplicate_detection: false             # drop the default rules too
 
 A caller no seed names has System Administrator (full access), so roles are opt-in.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.dataverse import control, principals
+from emulator.dataverse.duplicates import Rule
 from emulator.dataverse.environment import Environment
 from emulator.dataverse.security import Role, privileges_from_seed
 from emulator.dataverse.tables import many_to_many, table_from_seed
@@ -50,6 +54,18 @@ def apply(env: Environment, directory: Directory, doc: dict[str, Any]) -> None:
         _application_user(env, item, f"application_users[{index}]")
     for index, item in enumerate(doc.get("system_users") or []):
         _system_user(env, directory, item, f"system_users[{index}]")
+    if doc.get("duplicate_detection") is False:
+        env.duplicate_rules.clear()
+    for index, item in enumerate(doc.get("duplicate_rules") or []):
+        env.duplicate_rules.append(_rule(env, item, f"duplicate_rules[{index}]"))
+
+
+def _rule(env: Environment, item: dict[str, Any], where: str) -> Rule:
+    table = env.catalog.by_logical_name(str(item.get("table")))
+    names = tuple(str(a) for a in item.get("attributes") or [])
+    if table is None or not names or any(a not in table.attributes for a in names):
+        raise SeedProblem(f"{where}: give a table and some of its columns as attributes")
+    return Rule(table.logical_name, names)
 
 
 def _roles(env: Environment, item: dict[str, Any], where: str) -> list[Role]:

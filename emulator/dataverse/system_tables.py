@@ -9,7 +9,14 @@ of a token whose caller has no ``systemuser`` yet.
 
 from __future__ import annotations
 
-from emulator.dataverse.columns import attrs, lookup, string, system_columns
+from emulator.dataverse.columns import (
+    attrs,
+    lookup,
+    owned_columns,
+    state_columns,
+    string,
+    system_columns,
+)
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 
 T = AttributeType
@@ -63,7 +70,40 @@ def sdkmessagefilter() -> Table:
     ), change_tracking=False, display_name="Sdk Message Filter")
 
 
+ASYNC_STATES = {0: "Ready", 1: "Suspended", 2: "Locked", 3: "Completed"}
+ASYNC_STATUSES = {0: ("Waiting For Resources", 0), 10: ("Waiting", 1), 20: ("In Progress", 2),
+                  21: ("Pausing", 2), 22: ("Canceling", 2), 30: ("Succeeded", 3),
+                  31: ("Failed", 3), 32: ("Canceled", 3)}
+OPERATION_TYPES = {1: "System Event", 13: "Bulk Delete", 10: "Workflow"}
+
+
+def asyncoperation() -> Table:
+    """System jobs: bulk deletes, and asynchronous webhook deliveries."""
+    return Table("asyncoperation", "asyncoperations", "asyncoperationid", "name", attrs(
+        *system_columns("asyncoperationid"), *owned_columns(), string("name", 256),
+        Attribute("operationtype", T.PICKLIST, options=OPERATION_TYPES),
+        Attribute("message", T.MEMO, max_length=1_048_576),
+        Attribute("friendlymessage", T.MEMO, max_length=1_048_576),
+        Attribute("errorcode", T.INTEGER), Attribute("retrycount", T.INTEGER),
+        Attribute("startedon", T.DATETIME), Attribute("completedon", T.DATETIME),
+        string("messagename", 256), string("primaryentitytype", 64),
+        Attribute("correlationid", T.UNIQUEIDENTIFIER),
+        *state_columns(ASYNC_STATES, ASYNC_STATUSES),
+    ), change_tracking=False, display_name="System Job")
+
+
+def bulkdeleteoperation() -> Table:
+    return Table("bulkdeleteoperation", "bulkdeleteoperations", "bulkdeleteoperationid", "name",
+                 attrs(*system_columns("bulkdeleteoperationid"), string("name", 256),
+                       lookup("asyncoperationid", "asyncoperation"),
+                       Attribute("successcount", T.INTEGER),
+                       Attribute("failurecount", T.INTEGER),
+                       *state_columns(ASYNC_STATES, ASYNC_STATUSES)),
+                 change_tracking=False, display_name="Bulk Delete Operation")
+
+
 def system_tables() -> list[Table]:
-    return [businessunit(), systemuser(), role(), sdkmessage(), sdkmessagefilter()]
+    return [businessunit(), systemuser(), role(), sdkmessage(), sdkmessagefilter(),
+            asyncoperation(), bulkdeleteoperation()]
 
 

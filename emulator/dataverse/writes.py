@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.dataverse import errors
+from emulator.dataverse import duplicates, errors
 from emulator.dataverse.environment import Environment
 from emulator.dataverse.payload import PayloadReader, coerce
 from emulator.dataverse.schema import ManyToMany, Table
@@ -81,9 +81,12 @@ def _etag(version: int) -> str:
     return f'W/"{version}"'
 
 
-def create(env: Environment, table: Table, body: Any) -> str:
+def create(env: Environment, table: Table, body: Any, *,
+           detect_duplicates: bool = False) -> str:
     reader = PayloadReader(env, table)
     values = reader.read(body)
+    if detect_duplicates:
+        duplicates.check(env, table, values)
     with env.storage.store.transaction():
         record_id = env.storage.insert(table, values)
         _link(env, table, record_id, reader)
@@ -97,11 +100,13 @@ def _link(env: Environment, table: Table, record_id: str, reader: PayloadReader)
 
 
 def upsert(env: Environment, table: Table, key_text: str, body: Any,
-           conditions: Conditions) -> WriteResult:
+           conditions: Conditions, *, detect_duplicates: bool = False) -> WriteResult:
     record_id, key = resolve(env, table, key_text)
     check_version(env, table, record_id, key_text, conditions)
     reader = PayloadReader(env, table)
     values = reader.read(body)
+    if detect_duplicates:
+        duplicates.check(env, table, values, record_id)
     with env.storage.store.transaction():
         if record_id is not None:
             for column in (table.primary_id, *(key.values or {})):
@@ -123,8 +128,11 @@ def delete(env: Environment, table: Table, key_text: str, conditions: Conditions
     env.storage.delete(table, record_id)
 
 
-def set_property(env: Environment, table: Table, key_text: str, name: str, value: Any) -> None:
+def set_property(env: Environment, table: Table, key_text: str, name: str, value: Any,
+                 conditions: Conditions | None = None) -> None:
     record_id = require(env, table, key_text)
+    if conditions is not None and conditions.if_match is not None:
+        check_version(env, table, record_id, key_text, conditions)
     attr = table.attributes.get(name)
     if attr is None or attr.read_only or attr.column != name:
         raise errors.unknown_property(name, table.logical_name)
