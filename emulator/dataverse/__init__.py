@@ -30,6 +30,7 @@ from emulator.dataverse import (
     changes,
     control,
     fetchxml,
+    file_blocks,
     messages,
     routes,
     sdk_messages,
@@ -38,6 +39,7 @@ from emulator.dataverse import (
 from emulator.dataverse.bootstrap import bootstrap
 from emulator.dataverse.environment import Environment, create_environment, environment_of
 from emulator.dataverse.errors import DataverseError
+from emulator.dataverse.files import FileStore
 from emulator.state import EmulatorState
 
 __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "setup"]
@@ -45,7 +47,9 @@ __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "set
 
 def setup(app: web.Application, state: EmulatorState) -> None:
     env = create_environment(state)
+    env.files = FileStore(env)
     bootstrap(env)
+    file_blocks.register(env)
     env.table_added.append(sdk_messages.add_filters)
     env.operations["$batch"] = batch_handler.handle_batch
     bulk.register(env)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -45,6 +46,7 @@ class Environment:
     bound_actions: dict[str, BoundAction] = field(default_factory=dict)
     tracked_read: TrackedRead | None = None
     duplicate_rules: list[Rule] = field(default_factory=lambda: list(DEFAULT_RULES))
+    files: Any = None  # the FileStore (files.py), made once the environment exists
     # Called with each table added after start-up (e.g. to register its message filters).
     table_added: list[Callable[[Environment, Table], None]] = field(default_factory=list)
 

@@ -24,7 +24,8 @@ KNOWN_OPTIONS = frozenset({"$select", "$filter", "$orderby", "$top", "$count", "
                            "$skiptoken", "$deltatoken"})
 # Query string names Dataverse reads that are not system query options: FetchXML and
 # saved/user views, the shared-variable ``tag``, and ``@p1``-style parameter aliases.
-CUSTOM_OPTIONS = frozenset({"fetchXml", "savedQuery", "userQuery", "tag"})
+CUSTOM_OPTIONS = frozenset({"fetchXml", "savedQuery", "userQuery", "tag",
+                            "sessiontoken", "x-ms-file-name", "size"})  # the last: files
 
 
 def check_custom_options(query: Mapping[str, str]) -> None:

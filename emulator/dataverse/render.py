@@ -195,6 +195,8 @@ def value_sql(attr: Attribute, col: str) -> str:
         return f"coalesce({col}, 'null')"
     if attr.type is T.BOOLEAN:
         return f"CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END"
+    if attr.type is T.IMAGE:  # an image column returns the image itself, base64
+        return f"json_quote((SELECT f.content FROM dv_file AS f WHERE f.fileid = {col}))"
     if attr.type is T.DATETIME:
         return f"""coalesce('"' || strftime('%Y-%m-%dT%H:%M:%SZ', {col}, 'unixepoch') || '"', 'null')"""  # noqa: E501
     return f"json_quote({col})"

@@ -19,6 +19,7 @@ from emulator.dataverse import (
     csdl,
     duplicates,
     errors,
+    files,
     metadata,
     navigation,
     principals,
@@ -163,6 +164,10 @@ async def _collection_route(call: Call, table: Table) -> web.StreamResponse:
 
 async def _record_route(call: Call, table: Table, key: str) -> web.StreamResponse:
     rest = call.segments[1:]
+    file_column = files.is_file_column(table, rest[0].name) if rest else None
+    if file_column is not None and (len(rest) == 1 or rest[1:] == [Segment("$value")]):
+        return await files.column_route(call.env, call.request, table, key, file_column,
+                                        value_segment=len(rest) == 2)
     if not rest:
         handlers = {"GET": retrieve, "PATCH": upsert, "DELETE": delete}
         handler = handlers.get(call.method)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from emulator.clock import EmulatorClock
-from emulator.dataverse import callers, errors, states
+from emulator.dataverse import callers, errors, notes, states
 from emulator.dataverse.intersect import Intersects
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.store import Store
@@ -52,6 +52,11 @@ _DELETED_DDL = (
     "CREATE TABLE IF NOT EXISTS dv_deleted (logical_name TEXT NOT NULL, id TEXT NOT NULL, "
     "versionnumber INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dv_deleted_version ON dv_deleted (logical_name, versionnumber)",
+    # The contents of file and image columns (see files.py), base64.
+    "CREATE TABLE IF NOT EXISTS dv_file (fileid TEXT PRIMARY KEY, logical_name TEXT, "
+    "record_id TEXT COLLATE NOCASE, column_name TEXT, filename TEXT, mimetype TEXT, "
+    "size INTEGER, content TEXT)",
+    "CREATE INDEX IF NOT EXISTS dv_file_record ON dv_file (logical_name, record_id)",
 )
 
 
@@ -154,7 +159,8 @@ class DataverseStore:
 
     def insert(self, table: Table, values: Mapping[str, Value]) -> str:
         """Create one row; returns its id. ``values`` are keyed by column."""
-        row = callers.on_create(table, states.on_create(table, values), self.system_user_id)
+        row = callers.on_create(table, states.on_create(table, notes.on_write(table, values)),
+                                self.system_user_id)
         row.setdefault(table.primary_id, new_id())
         now = self.now_s()
         row.setdefault("createdon", now)
@@ -171,7 +177,8 @@ class DataverseStore:
         ids: list[str] = []
         tuples = []
         for row, version in zip(rows, self.versions.take(len(rows)), strict=True):
-            row = callers.on_create(table, states.on_create(table, row), self.system_user_id)
+            row = callers.on_create(table, states.on_create(table, notes.on_write(table, row)),
+                                    self.system_user_id)
             full = {c: row.get(c) for c in columns}
             full[table.primary_id] = full[table.primary_id] or new_id()
             full["createdon"] = full["createdon"] if full["createdon"] is not None else now
@@ -199,7 +206,8 @@ class DataverseStore:
 
         ``modified_s`` lets one bulk request stamp all its rows with one clock reading.
         """
-        values = callers.on_update(table, states.on_update(table, values), self.system_user_id)
+        values = callers.on_update(table, states.on_update(table, notes.on_write(table, values)),
+                                   self.system_user_id)
         version = self.versions.next()
         modified = self.now_s() if modified_s is None else modified_s
         row = {**values, "modifiedon": modified, "versionnumber": version}
@@ -228,6 +236,8 @@ class DataverseStore:
                        (table.logical_name, record_id.lower(), self.versions.next()))
             if self.intersects is not None:
                 self.intersects.forget(table.logical_name, record_id)
+            db.execute("DELETE FROM dv_file WHERE logical_name = ? AND record_id = ?",
+                       (table.logical_name, record_id))
         return True
 
     def fetch(self, table: Table, record_id: str) -> sqlite3.Row | None:

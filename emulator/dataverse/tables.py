@@ -131,8 +131,24 @@ def incident() -> Table:
     ), keys=(AlternateKey("ticketnumber_key", ("ticketnumber",)),), display_name="Case")
 
 
+NOTE_TARGETS = ("account", "contact", "lead", "opportunity", "incident", "task")
+
+
+def annotation() -> Table:
+    """Notes, with an optional attachment (``documentbody``, base64) on any record."""
+    return Table("annotation", "annotations", "annotationid", "subject", _attrs(
+        *_system("annotationid"), *_owned(), _s("subject", 500),
+        Attribute("notetext", T.MEMO, max_length=100000), _s("filename", 255),
+        _s("mimetype", 256), Attribute("documentbody", T.MEMO, max_length=180_000_000),
+        Attribute("filesize", T.INTEGER, read_only=True),
+        Attribute("isdocument", T.BOOLEAN, read_only=True),
+        _lookup("objectid", *NOTE_TARGETS), _s("objecttypecode", 64),
+    ), change_tracking=True, display_name="Note")
+
+
 def built_in_tables() -> list[Table]:
-    return [*system_tables(), account(), contact(), lead(), opportunity(), task(), incident()]
+    return [*system_tables(), account(), contact(), lead(), opportunity(), task(), incident(),
+            annotation()]
 
 
 # The real names of the built-in 1:N relationships, by (referencing table, lookup, target);
@@ -157,6 +173,7 @@ RELATIONSHIP_NAMES: dict[tuple[str, str, str], str] = {
     ("task", "regardingobjectid", "lead"): "Lead_Tasks",
     ("task", "regardingobjectid", "opportunity"): "Opportunity_Tasks",
     ("task", "regardingobjectid", "incident"): "Incident_Tasks",
+    **{("annotation", "objectid", t): f"{t.capitalize()}_Annotation" for t in NOTE_TARGETS},
 }
 
 
@@ -270,7 +287,7 @@ def table_from_seed(doc: dict[str, Any]) -> Table:
     logical = str(doc["logical_name"])
     primary_id = str(doc.get("primary_id", f"{logical}id"))
     primary_name = str(doc.get("primary_name", "new_name"))
-    declared = [_attribute_from_seed(a) for a in doc.get("attributes", [])]
+    declared = [c for a in doc.get("attributes", []) for c in _columns_from_seed(a)]
     if primary_name not in {a.name for a in declared}:
         declared.insert(0, _s(primary_name, 100))
     keys = tuple(AlternateKey(str(k["name"]), tuple(k["attributes"])) for k in doc.get("keys", []))
@@ -285,8 +302,16 @@ def table_from_seed(doc: dict[str, Any]) -> Table:
 _SEED_TYPES = {t.value.lower(): t for t in AttributeType} | {
     "int": T.INTEGER, "bool": T.BOOLEAN, "text": T.STRING, "guid": T.UNIQUEIDENTIFIER,
     "optionset": T.PICKLIST, "choice": T.PICKLIST, "multiselect": T.MULTISELECT,
-    "choices": T.MULTISELECT,
+    "choices": T.MULTISELECT, "file": T.FILE, "image": T.IMAGE,
 }
+
+
+def _columns_from_seed(doc: dict[str, Any]) -> list[Attribute]:
+    """A declared column, and for a file or image column its ``<name>_name`` companion."""
+    attr = _attribute_from_seed(doc)
+    if attr.type not in (T.FILE, T.IMAGE):
+        return [attr]
+    return [attr, Attribute(f"{attr.name}_name", T.STRING, max_length=255, read_only=True)]
 
 
 def _attribute_from_seed(doc: dict[str, Any]) -> Attribute:
@@ -297,7 +322,11 @@ def _attribute_from_seed(doc: dict[str, Any]) -> Attribute:
     names = {str(k): str(v) for k, v in (doc.get("relationships") or {}).items()}
     if doc.get("relationship") and len(targets) == 1:
         names[targets[0]] = str(doc["relationship"])
+    files = kind in (T.FILE, T.IMAGE)
     return Attribute(str(doc["name"]), kind, max_length=max_length, options=options,
                      targets=targets, display_name=str(doc.get("display_name", "")),
                      lookup_kind="Customer" if set(targets) == {"account", "contact"}
-                     else "Lookup", relationship_names=names)
+                     else "Lookup", relationship_names=names,
+                     read_only=files,  # written through …/<column>, never in a row body
+                     max_size_kb=int(doc.get("max_size_kb", 32768 if kind is T.FILE
+                                             else 10240)) if files else None)
