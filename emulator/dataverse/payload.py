@@ -129,6 +129,11 @@ class PayloadReader:
             return self.bind(nav, value)
         if "@" in name:
             return {}  # instance annotations such as @odata.type or @odata.etag
+        if isinstance(value, dict | list) and self._is_navigation(name):
+            raise errors.DataverseError(400, errors.NOT_IMPLEMENTED, (
+                f"Creating related records inline through '{name}' (deep insert) is not "
+                "supported by the emulator; create them first and bind them with "
+                f"'{name}@odata.bind'."))
         attr = self.table.attributes.get(name)
         if attr is None:
             if self.system_columns and (lookup := self.table.attribute_by_column(name)):
@@ -141,6 +146,10 @@ class PayloadReader:
         if attr.read_only and not self._may_write_system(attr):
             return {}  # Dataverse ignores values for read-only columns
         return {attr.column: coerce(self.table, attr, value)}
+
+    def _is_navigation(self, name: str) -> bool:
+        return (self.table.navigation(name) is not None or name in self.table.collections
+                or name in self.table.many_to_many)
 
     def _collection_bind(self, nav: str, references: list[Any]) -> dict[str, Value]:
         if nav not in self.table.collections and nav not in self.table.many_to_many:
