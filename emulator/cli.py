@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-dir", type=Path, default=default_tls_dir(),
                         help="where the test CA and server certificate are kept")
     parser.add_argument("--no-tls", action="store_true", help="plain HTTP (msal will refuse it)")
+    parser.add_argument("--webhook-ca", type=Path, default=None,
+                        help="CA file to trust when posting to https webhook receivers")
     parser.add_argument("--quiet", action="store_true",
                         help="do not print a line per request (printed by default)")
 
@@ -32,6 +34,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         host=args.host, port=args.port, public_port=args.public_port,
         tls=not args.no_tls, tls_dir=args.tls_dir,
         db_path=args.db, seed_path=args.seed, log_requests=not args.quiet,
+        webhook_ca_file=args.webhook_ca,
     )
 
 

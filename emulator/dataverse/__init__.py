@@ -40,6 +40,8 @@ from emulator.dataverse.bootstrap import bootstrap
 from emulator.dataverse.environment import Environment, create_environment, environment_of
 from emulator.dataverse.errors import DataverseError
 from emulator.dataverse.files import FileStore
+from emulator.dataverse.pipeline import Pipeline, Settings
+from emulator.dataverse.pipeline import control as pipeline_control
 from emulator.state import EmulatorState
 
 __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "setup"]
@@ -48,6 +50,9 @@ __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "set
 def setup(app: web.Application, state: EmulatorState) -> None:
     env = create_environment(state)
     env.files = FileStore(env)
+    ca_file = str(state.config.webhook_ca_file) if state.config.webhook_ca_file else None
+    env.pipeline = Pipeline(env, Settings(ca_file=ca_file), lambda: state.base_url)
+    env.storage.observer = env.pipeline
     bootstrap(env)
     file_blocks.register(env)
     env.table_added.append(sdk_messages.add_filters)
@@ -57,6 +62,8 @@ def setup(app: web.Application, state: EmulatorState) -> None:
     changes.register(env)
     fetchxml.register(env)  # wraps changes' tracked_read: register after it
     messages.register(env)
+    app.add_routes(pipeline_control.routes)  # before the webhook sink's /_emulator/webhooks/…
+    app.on_cleanup.append(lambda _: env.pipeline.close())
     app.router.add_route("*", "/api/data/{version}", routes.web_api)
     app.router.add_route("*", "/api/data/{version}/{path:.*}", routes.web_api)
     app.add_routes(control.routes)

@@ -47,6 +47,7 @@ class Environment:
     tracked_read: TrackedRead | None = None
     duplicate_rules: list[Rule] = field(default_factory=lambda: list(DEFAULT_RULES))
     files: Any = None  # the FileStore (files.py), made once the environment exists
+    pipeline: Any = None  # the webhook event pipeline (pipeline/), made with the app
     # Called with each table added after start-up (e.g. to register its message filters).
     table_added: list[Callable[[Environment, Table], None]] = field(default_factory=list)
 

@@ -89,7 +89,7 @@ class RowRenderer:
         if attr.type is T.LOOKUP:
             pieces.extend(self._lookup_annotations(attr, col, alias))
         pieces.append(sql_text("," + json_key(attr.column)))
-        pieces.append(value_sql(attr, col))
+        pieces.append("'null'" if attr.write_only else value_sql(attr, col))
         return [p for p in pieces if p]
 
     def _formatted(self, table: Table, attr: Attribute, col: str, alias: str) -> str:

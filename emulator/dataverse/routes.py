@@ -28,6 +28,7 @@ from emulator.dataverse import (
 from emulator.dataverse.auth import PRINCIPAL, authenticate
 from emulator.dataverse.callers import CURRENT, Caller, acting_as
 from emulator.dataverse.environment import Environment, environment
+from emulator.dataverse.events import PENDING
 from emulator.dataverse.prefer import Preferences, parse_prefer
 from emulator.dataverse.query import (
     check_custom_options,
@@ -77,7 +78,8 @@ async def web_api(request: web.Request) -> web.StreamResponse:
         return errors.error_response(errors.unknown_segment(request.match_info["version"]))
     try:
         authenticate(request, state)
-        return await dispatch(request)
+        async with environment(request).pipeline.request_scope():
+            return await dispatch(request)
     except errors.DataverseError as exc:
         return errors.error_response(exc)
 
@@ -87,17 +89,40 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 
     The request acts as its caller's ``systemuser`` (or the one it impersonates); a
     ``$batch`` part without impersonation headers acts as its batch does."""
+    pending = PENDING.get()
+    mark = len(pending) if pending is not None else 0
     try:
         call = _call(request)
-        caller = _caller(call)
-        with acting_as(caller):
-            return await _route(call)
+        with acting_as(_caller(call)):
+            return await _route_with_steps(call)
     except errors.DataverseError as exc:
+        if pending is not None:
+            del pending[mark:]  # the operation failed: its events never happened
         return errors.error_response(exc)
     except Exception:  # a bug: answer like Dataverse would, without a traceback on the wire
+        if pending is not None:
+            del pending[mark:]
         log.exception("dataverse.unexpected_error")
         return errors.error_response(errors.DataverseError(
             500, errors.UNEXPECTED, "An unexpected error occurred."))
+
+
+async def _route_with_steps(call: Call) -> web.StreamResponse:
+    """Route the request; while synchronous webhook steps exist, a write runs alone inside a
+    transaction, and its synchronous deliveries go out before it commits."""
+    pipeline = call.env.pipeline
+    if not pipeline.needs_isolation(call.method):
+        return await _route(call)
+    async with pipeline.isolated():
+        pending = PENDING.get()
+        if pending is None:  # not inside a Web API request: nothing to deliver here
+            pending = []
+        mark = len(pending)
+        with call.env.storage.store.transaction():
+            response = await _route(call)
+            if response.status < 400:
+                await pipeline.deliver_sync(pending[mark:])
+        return response
 
 
 def _caller(call: Call) -> Caller:
@@ -343,7 +368,7 @@ def _property_value(call: Call, table: Table, key: str, name: str) -> web.Respon
     attr = table.attribute_by_column(name)
     if attr is None:
         raise errors.unknown_property(name, table.logical_name)
-    value = value_sql(attr, f't."{attr.column}"')
+    value = "'null'" if attr.write_only else value_sql(attr, f't."{attr.column}"')
     row = call.env.storage.db.execute(
         f"SELECT {value} FROM {table.sql_table} AS t "
         f'WHERE t."{table.primary_id}" = ?', (record_id,)).fetchone()

@@ -63,6 +63,7 @@ class Attribute:
     # A lookup's 1:N relationship names by target; generated when a target is not named.
     relationship_names: dict[str, str] = field(default_factory=dict)
     max_size_kb: int | None = None  # file and image columns
+    write_only: bool = False  # a secret (serviceendpoint.authvalue): reads answer null
 
     @property
     def column(self) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 from emulator.clock import EmulatorClock
 from emulator.dataverse import callers, errors, notes, states
+from emulator.dataverse.events import Observer, RowEvent
 from emulator.dataverse.intersect import Intersects
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.store import Store
@@ -138,6 +139,7 @@ class DataverseStore:
         self.clock = clock
         self.system_user_id = ""  # the SYSTEM user, set once the environment made it
         self.intersects: Intersects | None = None  # N:N rows, left when a row is deleted
+        self.observer: Observer | None = None  # the event pipeline (webhook steps)
         for statement in _DELETED_DDL:
             self.db.execute(statement)
         self.versions = VersionCounter(self._max_version(["dv_deleted"]))
@@ -168,6 +170,7 @@ class DataverseStore:
         row["versionnumber"] = self.versions.next()
         self._insert_rows(table, list(row), [tuple(row.values())])
         self._render(table, f'"{table.primary_id}" = ?', [row[table.primary_id]])
+        self._created(table, [(str(row[table.primary_id]), row)])
         return str(row[table.primary_id])
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Value]]) -> list[str]:
@@ -176,6 +179,7 @@ class DataverseStore:
         now = self.now_s()
         ids: list[str] = []
         tuples = []
+        written: list[tuple[str, Mapping[str, Value]]] = []
         for row, version in zip(rows, self.versions.take(len(rows)), strict=True):
             row = callers.on_create(table, states.on_create(table, notes.on_write(table, row)),
                                     self.system_user_id)
@@ -187,11 +191,30 @@ class DataverseStore:
             full["versionnumber"] = version
             ids.append(str(full[table.primary_id]))
             tuples.append(tuple(full.values()))
+            written.append((ids[-1], {c: v for c, v in full.items() if v is not None}))
         self._insert_rows(table, columns, tuples)
         if rows:
             first = tuples[0][columns.index("versionnumber")]
             self._render(table, "versionnumber BETWEEN ? AND ?", [first, self.versions.last])
+        self._created(table, written)
         return ids
+
+    def _watched(self, message: str, table: Table) -> bool:
+        return self.observer is not None and self.observer.watches(message, table)
+
+    def _created(self, table: Table, rows: list[tuple[str, Mapping[str, Value]]]) -> None:
+        if not self._watched("Create", table):
+            return
+        assert self.observer is not None
+        for record_id, target in rows:
+            self.observer.observe(RowEvent("Create", table, record_id, target, None,
+                                           self._row(table, record_id)))
+
+    def _row(self, table: Table, record_id: str) -> dict[str, Any] | None:
+        row = self.fetch(table, record_id)
+        if row is None:
+            return None
+        return {k: v for k, v in dict(row).items() if k != JSON_COLUMN}
 
     def _insert_rows(self, table: Table, columns: list[str], rows: list[tuple[Value, ...]]) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
@@ -211,11 +234,16 @@ class DataverseStore:
         version = self.versions.next()
         modified = self.now_s() if modified_s is None else modified_s
         row = {**values, "modifiedon": modified, "versionnumber": version}
+        watched = self._watched("Update", table)
+        before = self._row(table, record_id) if watched else None
         assignments = ", ".join(f'"{c}" = ?' for c in row)
         sql = f'UPDATE {table.sql_table} SET {assignments} WHERE "{table.primary_id}" = ?'
         with self._integrity(table), self.store.transaction() as db:
             db.execute(sql, [*row.values(), record_id])
         self._render(table, f'"{table.primary_id}" = ?', [record_id])
+        if watched and self.observer is not None and before is not None:
+            self.observer.observe(RowEvent("Update", table, record_id, row, before,
+                                           self._row(table, record_id)))
         return version
 
     def _render(self, table: Table, where: str, params: list[Value]) -> None:
@@ -227,6 +255,7 @@ class DataverseStore:
                         f"WHERE {where}", params)
 
     def delete(self, table: Table, record_id: str) -> bool:
+        before = self._row(table, record_id) if self._watched("Delete", table) else None
         with self.store.transaction() as db:
             cursor = db.execute(
                 f'DELETE FROM {table.sql_table} WHERE "{table.primary_id}" = ?', (record_id,))
@@ -238,6 +267,8 @@ class DataverseStore:
                 self.intersects.forget(table.logical_name, record_id)
             db.execute("DELETE FROM dv_file WHERE logical_name = ? AND record_id = ?",
                        (table.logical_name, record_id))
+        if before is not None and self.observer is not None:
+            self.observer.observe(RowEvent("Delete", table, record_id, {}, before, None))
         return True
 
     def fetch(self, table: Table, record_id: str) -> sqlite3.Row | None:

@@ -88,6 +88,7 @@ def asyncoperation() -> Table:
         Attribute("startedon", T.DATETIME), Attribute("completedon", T.DATETIME),
         string("messagename", 256), string("primaryentitytype", 64),
         Attribute("correlationid", T.UNIQUEIDENTIFIER),
+        lookup("owningextensionid", "sdkmessageprocessingstep"),
         *state_columns(ASYNC_STATES, ASYNC_STATUSES),
     ), change_tracking=False, display_name="System Job")
 
@@ -102,8 +103,75 @@ def bulkdeleteoperation() -> Table:
                  change_tracking=False, display_name="Bulk Delete Operation")
 
 
+CONTRACTS = {1: "OneWay", 2: "Queue", 3: "Twoway", 4: "Rest", 5: "Topic",
+             6: "Queue (Persistent)", 7: "EventHub", 8: "Webhook", 9: "EventGrid",
+             10: "ManagedDataLake"}
+AUTH_TYPES = {1: "ACS", 2: "SASKey", 3: "SASToken", 4: "WebhookKey", 5: "HttpHeader",
+              6: "HttpQueryString", 7: "ConnectionString", 8: "AccessKey",
+              9: "ManagedIdentity"}
+STAGES = {10: "Pre-validation", 20: "Pre-operation", 30: "Main Operation",
+          40: "Post-operation"}
+MODES = {0: "Synchronous", 1: "Asynchronous"}
+IMAGE_TYPES = {0: "PreImage", 1: "PostImage", 2: "Both"}
+
+
+def serviceendpoint() -> Table:
+    """Where events are sent; a webhook is ``contract`` 8. ``authvalue`` is write-only."""
+    return Table("serviceendpoint", "serviceendpoints", "serviceendpointid", "name", attrs(
+        *system_columns("serviceendpointid"), string("name", 256),
+        Attribute("description", T.MEMO, max_length=2000), string("url", 2000),
+        Attribute("contract", T.PICKLIST, options=CONTRACTS),
+        Attribute("authtype", T.PICKLIST, options=AUTH_TYPES),
+        Attribute("authvalue", T.MEMO, max_length=4000, write_only=True),
+        Attribute("messageformat", T.PICKLIST, options={1: "BinaryXML", 2: "Json",
+                                                        3: "TextXML"}),
+        Attribute("userclaim", T.PICKLIST, options={1: "None", 2: "UserId", 3: "UserInfo"}),
+        Attribute("connectionmode", T.PICKLIST, options={1: "Normal", 2: "Federated"}),
+        string("namespaceaddress", 255), string("solutionnamespace", 160),
+        string("path", 160),
+    ), change_tracking=False, display_name="Service Endpoint")
+
+
+def plugintype() -> Table:
+    return Table("plugintype", "plugintypes", "plugintypeid", "name", attrs(
+        *system_columns("plugintypeid"), string("name", 256), string("typename", 256),
+        string("friendlyname", 256),
+    ), change_tracking=False, display_name="Plug-in Type")
+
+
+def sdkmessageprocessingstep() -> Table:
+    return Table("sdkmessageprocessingstep", "sdkmessageprocessingsteps",
+                 "sdkmessageprocessingstepid", "name", attrs(
+        *system_columns("sdkmessageprocessingstepid"), string("name", 256),
+        Attribute("description", T.MEMO, max_length=256),
+        Attribute("stage", T.PICKLIST, options=STAGES),
+        Attribute("mode", T.PICKLIST, options=MODES), Attribute("rank", T.INTEGER),
+        string("filteringattributes", 100_000), Attribute("asyncautodelete", T.BOOLEAN),
+        Attribute("supporteddeployment", T.PICKLIST, options={0: "Server Only",
+                                                              1: "Client Only", 2: "Both"}),
+        Attribute("invocationsource", T.PICKLIST, options={0: "Parent", 1: "Child"}),
+        string("configuration", 1_073_741_823),
+        lookup("sdkmessageid", "sdkmessage"), lookup("sdkmessagefilterid", "sdkmessagefilter"),
+        lookup("eventhandler", "plugintype", "serviceendpoint"),
+        lookup("plugintypeid", "plugintype"), lookup("impersonatinguserid", "systemuser"),
+        *state_columns({0: "Enabled", 1: "Disabled"}, {1: ("Enabled", 0), 2: ("Disabled", 1)}),
+    ), change_tracking=False, display_name="Sdk Message Processing Step")
+
+
+def sdkmessageprocessingstepimage() -> Table:
+    return Table("sdkmessageprocessingstepimage", "sdkmessageprocessingstepimages",
+                 "sdkmessageprocessingstepimageid", "name", attrs(
+        *system_columns("sdkmessageprocessingstepimageid"), string("name", 256),
+        string("entityalias", 256), Attribute("imagetype", T.PICKLIST, options=IMAGE_TYPES),
+        string("attributes", 100_000), string("messagepropertyname", 256),
+        string("description", 256),
+        lookup("sdkmessageprocessingstepid", "sdkmessageprocessingstep"),
+    ), change_tracking=False, display_name="Sdk Message Processing Step Image")
+
+
 def system_tables() -> list[Table]:
     return [businessunit(), systemuser(), role(), sdkmessage(), sdkmessagefilter(),
-            asyncoperation(), bulkdeleteoperation()]
+            asyncoperation(), bulkdeleteoperation(), serviceendpoint(), plugintype(),
+            sdkmessageprocessingstep(), sdkmessageprocessingstepimage()]
 
 

@@ -174,6 +174,20 @@ RELATIONSHIP_NAMES: dict[tuple[str, str, str], str] = {
     ("task", "regardingobjectid", "opportunity"): "Opportunity_Tasks",
     ("task", "regardingobjectid", "incident"): "Incident_Tasks",
     **{("annotation", "objectid", t): f"{t.capitalize()}_Annotation" for t in NOTE_TARGETS},
+    ("sdkmessageprocessingstep", "eventhandler", "serviceendpoint"):
+        "serviceendpoint_sdkmessageprocessingstep",
+    ("sdkmessageprocessingstep", "eventhandler", "plugintype"):
+        "plugintype_sdkmessageprocessingstep",
+    ("sdkmessageprocessingstep", "plugintypeid", "plugintype"):
+        "plugintypeid_sdkmessageprocessingstep",
+    ("sdkmessageprocessingstep", "sdkmessageid", "sdkmessage"):
+        "sdkmessageid_sdkmessageprocessingstep",
+    ("sdkmessageprocessingstep", "sdkmessagefilterid", "sdkmessagefilter"):
+        "sdkmessagefilterid_sdkmessageprocessingstep",
+    ("sdkmessageprocessingstepimage", "sdkmessageprocessingstepid", "sdkmessageprocessingstep"):
+        "sdkmessageprocessingstepid_sdkmessageprocessingstepimage",
+    ("asyncoperation", "owningextensionid", "sdkmessageprocessingstep"):
+        "SdkMessageProcessingStep_AsyncOperations",
 }
 
 

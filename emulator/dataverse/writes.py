@@ -13,6 +13,7 @@ from typing import Any
 from emulator.dataverse import duplicates, errors
 from emulator.dataverse.environment import Environment
 from emulator.dataverse.payload import PayloadReader, coerce
+from emulator.dataverse.pipeline.registrations import check_step
 from emulator.dataverse.schema import ManyToMany, Table
 from emulator.dataverse.storage import Value
 from emulator.dataverse.urls import Key, parse_key, parse_reference
@@ -85,12 +86,18 @@ def create(env: Environment, table: Table, body: Any, *,
            detect_duplicates: bool = False) -> str:
     reader = PayloadReader(env, table)
     values = reader.read(body)
+    _check_registration(table, values)
     if detect_duplicates:
         duplicates.check(env, table, values)
     with env.storage.store.transaction():
         record_id = env.storage.insert(table, values)
         _link(env, table, record_id, reader)
     return record_id
+
+
+def _check_registration(table: Table, values: dict[str, Value]) -> None:
+    if table.logical_name == "sdkmessageprocessingstep":
+        check_step(values)
 
 
 def _link(env: Environment, table: Table, record_id: str, reader: PayloadReader) -> None:
@@ -105,6 +112,7 @@ def upsert(env: Environment, table: Table, key_text: str, body: Any,
     check_version(env, table, record_id, key_text, conditions)
     reader = PayloadReader(env, table)
     values = reader.read(body)
+    _check_registration(table, values)
     if detect_duplicates:
         duplicates.check(env, table, values, record_id)
     with env.storage.store.transaction():
