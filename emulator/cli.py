@@ -11,8 +11,18 @@ from pathlib import Path
 from emulator.config import EmulatorConfig, default_tls_dir
 from emulator.server import RunningEmulator, running_emulator
 
+HELP_EPILOG = """\
+Seed files (apps, users, tables, rows, security roles), every control-plane route under
+/_emulator/ with a curl example (faults, clock, identity, protection limits, request log,
+webhook deliveries) and how to test a recipe offline: docs/emulator.md.
+While it runs, GET <base URL>/_emulator/ lists the control routes."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("A local Dataverse Web API, Finance & Operations OData, Entra ID "
+                          "and AD FS, on one HTTPS port, with a control plane for tests.")
+    parser.epilog = HELP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8443, help="port (0 picks a free one)")
     parser.add_argument("--public-port", type=int, default=None,
@@ -42,9 +52,10 @@ def describe(emu: RunningEmulator) -> str:
     lines = [
         f"emulator listening on {emu.base_url}",
         f"  Dataverse Web API:   {emu.base_url}/api/data/v9.2/",
+        f"  F&O OData:           {emu.base_url}/data/",
         f"  Entra ID authority:  {emu.base_url}/<tenant-id>",
         f"  AD FS authority:     {emu.base_url}/adfs",
-        f"  control plane:       {emu.base_url}/_emulator/",
+        f"  control plane:       {emu.base_url}/_emulator/  (docs/emulator.md)",
     ]
     if emu.ca_file:
         lines.append(f"  test CA (trust it):  {emu.ca_file}")

@@ -105,3 +105,13 @@ async def test_fetchxml_aggregate_over_50000_rows_is_the_record_limit_error(
             '<attribute name="activityid" alias="n" aggregate="count"/></entity></fetch>'))
     assert (reply.status, reply.error_code) == (400, "0x8004e023")
     assert "AggregateQueryRecordLimit" in reply.json["error"]["message"]
+
+
+async def test_fetchxml_link_entity_is_refused_not_ignored(emulator: RunningEmulator) -> None:
+    async with dataverse_api(emulator) as api:
+        await api.control_insert("contact", [{"lastname": "x"}])
+        reply = await api.get("contacts?fetchXml=" + quote(
+            '<fetch><entity name="contact"><attribute name="lastname"/>'
+            '<link-entity name="account" from="accountid" to="parentcustomerid">'
+            '<attribute name="name"/></link-entity></entity></fetch>'))
+    assert reply.status == 400 and "link-entity" in reply.json["error"]["message"]

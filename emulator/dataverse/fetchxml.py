@@ -63,6 +63,9 @@ def parse_fetch(text: str, table: Table) -> ElementTree.Element:
     entity = fetch.find("entity")
     if fetch.tag != "fetch" or entity is None:
         raise _bad("The fetchXml must be a <fetch> element with one <entity>.")
+    if entity.find(".//link-entity") is not None:
+        raise _bad("FetchXML link-entity is not supported by the emulator; query the related "
+                   "table separately or use $expand.")
     if entity.get("name") != table.logical_name:
         raise _bad(f"The entity name '{entity.get('name')}' in fetchXml does not match the "
                    f"entity set '{table.entity_set}'.")
