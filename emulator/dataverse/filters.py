@@ -131,13 +131,20 @@ class DataverseFilterVisitor(AstToSqliteSqlVisitor):
         return self._like(args, "%", "")
 
 
-_LIST = re.compile(r"('(?:[^']|'')*')|\[|\]")
+_LIST = re.compile(r"""('(?:[^']|'')*')|"([^"]*)"|\[|\]""")
 
 
 def _lists_in_parentheses(text: str) -> str:
-    """``PropertyValues=['a','b']`` (Dataverse's form) -> ``('a','b')`` (OData's list
-    literal, which the parser reads); brackets inside string literals stay."""
-    return _LIST.sub(lambda m: m.group(1) or ("(" if m.group(0) == "[" else ")"), text)
+    """``PropertyValues=['a','b']`` or ``["5","2000"]`` (Dataverse's forms, the second as the
+    docs write it) -> ``('a','b')`` (OData's list literal, which the parser reads); brackets
+    inside string literals stay."""
+    def swap(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        if match.group(2) is not None:
+            return "'" + match.group(2).replace("'", "''") + "'"
+        return "(" if match.group(0) == "[" else ")"
+    return _LIST.sub(swap, text)
 
 
 def filter_sql(text: str, table: Table, alias: str, catalog: Catalog,

@@ -83,6 +83,7 @@ def entity_node(catalog: Catalog, table: Table) -> Node:
         "IsAuditEnabled": managed(False, "canmodifyauditsettings"),
         "IsDuplicateDetectionEnabled": managed(True, "canmodifyduplicatedetectionsettings"),
         "IsMailMergeEnabled": managed(True, "canmodifymailmergesettings"),
+        "IsKnowledgeManagementEnabled": False,
         "IntroducedVersion": "1.0" if custom else "5.0.0.0", "EntityColor": None,
         "DisplayName": label(table.display_name or table.schema_name, name),
         "DisplayCollectionName": label((table.display_name or table.schema_name) + "s",

@@ -62,7 +62,8 @@ ENTITY_PROPERTIES = (
     "IsBPFEntity", "IsSolutionAware", "HasActivities", "HasNotes", "HasFeedback",
     "ChangeTrackingEnabled", "CanChangeTrackingBeEnabled", "IsCustomizable",
     "CanCreateAttributes", "IsAuditEnabled", "IsDuplicateDetectionEnabled",
-    "IsMailMergeEnabled", "IntroducedVersion", "EntityColor", "DisplayCollectionName",
+    "IsMailMergeEnabled", "IsKnowledgeManagementEnabled", "IntroducedVersion", "EntityColor",
+    "DisplayCollectionName",
     *_LABELLED, "Privileges",
 )
 ATTRIBUTE_PROPERTIES = (

@@ -6,6 +6,7 @@ only ever names known columns. ``$skip`` is refused as Dataverse refuses it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -105,7 +106,7 @@ def parse_options(query: Mapping[str, str], table: Table, catalog: Catalog) -> Q
             raise errors.bad_query(f"The query parameter {name} is not supported")
     return QueryOptions(
         select=parse_select(query.get("$select"), table),
-        filter=query.get("$filter") or None,
+        filter=with_aliases(query.get("$filter"), query) or None,
         orderby=parse_orderby(query.get("$orderby"), table),
         top=parse_top(query.get("$top")),
         count=parse_bool(query.get("$count"), "$count"),
@@ -113,6 +114,24 @@ def parse_options(query: Mapping[str, str], table: Table, catalog: Catalog) -> Q
         skiptoken=query.get("$skiptoken"),
         extra={k: v for k, v in query.items() if k == "$deltatoken"},
     )
+
+
+_ALIAS = re.compile(r"('(?:[^']|'')*')|(@[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def with_aliases(text: str | None, query: Mapping[str, str]) -> str | None:
+    """``$filter=_x_value eq @stepid&@stepid=<guid>``: parameter aliases replaced by their
+    values (outside string literals); an alias with no value is a 400."""
+    if not text or "@" not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        if match.group(2) not in query:
+            raise errors.bad_query(f"The parameter alias '{match.group(2)}' has no value.")
+        return query[match.group(2)]
+    return _ALIAS.sub(value, text)
 
 
 def attribute(table: Table, name: str) -> Attribute:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,8 +139,18 @@ def _call(request: web.Request) -> Call:
     version = request.match_info.get("version", "v9.2")
     path = request.match_info.get("path", "")
     prefs = parse_prefer(request.headers.getall("Prefer", []))
+    segments = [_aliased(s, request.query) for s in split_path(path)] if path else []
     return Call(request, environment(request), f"{request.url.origin()}/api/data/{version}",
-                split_path(path) if path else [], prefs)
+                segments, prefs)
+
+
+def _aliased(segment: Segment, query: Mapping[str, str]) -> Segment:
+    """``serviceendpoints(@id)?@id=<guid>``: a parameter alias as the key, as the docs use."""
+    if segment.key and segment.key.startswith("@"):
+        if segment.key not in query:
+            raise errors.bad_query(f"The parameter alias '{segment.key}' has no value.")
+        return Segment(segment.name, query[segment.key])
+    return segment
 
 
 async def _route(call: Call) -> web.StreamResponse:

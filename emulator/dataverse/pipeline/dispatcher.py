@@ -91,8 +91,9 @@ class Pipeline:
                  if s.fires_for(event.message, event.table.logical_name, names)]
         if not steps:
             return
-        operation = self._operation()
-        deliveries = [self._delivery(step, event, operation) for step in steps]
+        # Each step runs as its own operation (an asynchronous one is its own system job);
+        # they share the request's correlation id.
+        deliveries = [self._delivery(step, event, self._operation()) for step in steps]
         pending = PENDING.get()
         if pending is not None:
             pending.extend(deliveries)
