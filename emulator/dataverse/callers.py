@@ -43,16 +43,34 @@ def _lookup(table: Table, name: str, user_id: str | None) -> dict[str, Value]:
     return {attr.column: user_id, attr.type_column: "systemuser" if user_id else None}
 
 
-def on_create(table: Table, row: Mapping[str, Value], system_user: str) -> dict[str, Value]:
-    """``row`` with who created (and owns) it, unless it names an owner itself."""
+@dataclass(frozen=True)
+class CreateStamps:
+    """What every row a caller creates in one table gets (worked out once per write)."""
+
+    stamped: dict[str, Value]  # createdby, modifiedby and their …onbehalfby twins
+    owner: dict[str, Value]  # ownerid, unless the row names an owner
+
+    def apply(self, row: Mapping[str, Value]) -> dict[str, Value]:
+        merged = {**self.stamped, **self.owner, **row}
+        merged.update(self.stamped)
+        for column, value in self.owner.items():
+            if merged.get(column) is None:
+                merged[column] = value
+        return merged
+
+
+def create_stamps(table: Table, system_user: str) -> CreateStamps:
     caller = CURRENT.get() or Caller(system_user)
     stamped = {**_lookup(table, "createdby", caller.user_id),
                **_lookup(table, "modifiedby", caller.user_id),
                **_lookup(table, "createdonbehalfby", caller.on_behalf_of),
                **_lookup(table, "modifiedonbehalfby", caller.on_behalf_of)}
-    owner = _lookup(table, "ownerid", caller.user_id)
-    return {**stamped, **{k: v for k, v in owner.items() if row.get(k) is None}, **{
-        k: v for k, v in row.items() if k not in stamped}}
+    return CreateStamps(stamped, _lookup(table, "ownerid", caller.user_id))
+
+
+def on_create(table: Table, row: Mapping[str, Value], system_user: str) -> dict[str, Value]:
+    """``row`` with who created (and owns) it, unless it names an owner itself."""
+    return create_stamps(table, system_user).apply(row)
 
 
 def on_update(table: Table, values: Mapping[str, Value], system_user: str) -> dict[str, Value]:

@@ -14,10 +14,10 @@ from emulator.dataverse.schema import Table
 Value = str | int | float | None
 
 
-def on_write(table: Table, values: Mapping[str, Value]) -> dict[str, Value]:
-    row = dict(values)
+def on_write(table: Table, values: Mapping[str, Value]) -> Mapping[str, Value]:
     if table.logical_name != "annotation":
-        return row
+        return values  # no copy: this runs for every row written
+    row = dict(values)
     if "documentbody" in row:
         body = row["documentbody"]
         size = _size(str(body)) if body else None

@@ -20,21 +20,21 @@ ACTIVE = 0
 Value = str | int | float | None
 
 
-def on_create(table: Table, values: Mapping[str, Value]) -> dict[str, Value]:
+def on_create(table: Table, values: Mapping[str, Value]) -> Mapping[str, Value]:
     """``values`` with the state and status a new row starts in."""
     if "statecode" not in table.attributes:
-        return dict(values)
+        return values
     row = dict(values)
     if row.get("statecode") is None and row.get("statuscode") is None:
         row["statecode"] = ACTIVE
     return _agreeing(table, row)
 
 
-def on_update(table: Table, values: Mapping[str, Value]) -> dict[str, Value]:
+def on_update(table: Table, values: Mapping[str, Value]) -> Mapping[str, Value]:
     """``values`` with the other half of a state change filled in (unchanged otherwise)."""
     if "statecode" not in table.attributes or not (
             "statecode" in values or "statuscode" in values):
-        return dict(values)
+        return values
     return _agreeing(table, dict(values))
 
 

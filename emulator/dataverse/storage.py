@@ -180,9 +180,10 @@ class DataverseStore:
         ids: list[str] = []
         tuples = []
         written: list[tuple[str, Mapping[str, Value]]] = []
+        watched = self._watched("Create", table)  # rows are kept for the events only if so
+        stamps = callers.create_stamps(table, self.system_user_id)
         for row, version in zip(rows, self.versions.take(len(rows)), strict=True):
-            row = callers.on_create(table, states.on_create(table, notes.on_write(table, row)),
-                                    self.system_user_id)
+            row = stamps.apply(states.on_create(table, notes.on_write(table, row)))
             full = {c: row.get(c) for c in columns}
             full[table.primary_id] = full[table.primary_id] or new_id()
             full["createdon"] = full["createdon"] if full["createdon"] is not None else now
@@ -191,12 +192,14 @@ class DataverseStore:
             full["versionnumber"] = version
             ids.append(str(full[table.primary_id]))
             tuples.append(tuple(full.values()))
-            written.append((ids[-1], {c: v for c, v in full.items() if v is not None}))
+            if watched:
+                written.append((ids[-1], {c: v for c, v in full.items() if v is not None}))
         self._insert_rows(table, columns, tuples)
         if rows:
             first = tuples[0][columns.index("versionnumber")]
             self._render(table, "versionnumber BETWEEN ? AND ?", [first, self.versions.last])
-        self._created(table, written)
+        if watched:
+            self._created(table, written)
         return ids
 
     def _watched(self, message: str, table: Table) -> bool:
