@@ -1,20 +1,24 @@
 """The emulated Dataverse Web API: tables in SQLite, OData queries, paging, CRUD, metadata.
 
 Routes: ``/api/data/{v8.2|v9.0|v9.1|v9.2}/…`` (other versions 404) and the control plane
-under ``/_emulator/dataverse/``. A seed's ``tables:`` section adds custom tables (see
-:mod:`emulator.dataverse.tables`); its ``rows:`` section maps a table's logical or entity set
-name to rows in Web API shape.
+under ``/_emulator/dataverse/`` and ``/_emulator/webhooks/deliveries|settings``. A seed's
+sections are read by :mod:`.seeding`; users read docs/emulator.md.
 
-Module map: schema (table definitions) · tables (built-ins, seed tables, catalog) ·
-storage (SQLite rows, versions, deletion log) · urls (paths and keys) · payload (bodies ->
-columns) · filters ($filter -> SQL) · query (query options) · prefer (Prefer header) ·
-render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · states (statecode and
-statuscode) · metadata (paths) · metadata_types / metadata_model / metadata_query
-(definitions and their $select/$filter/$expand) · auth ·
-errors · routes · control · environment (per-emulator object, extension points) ·
-batch (``$batch`` wire format) · batch_handler (``$batch`` execution, change sets) ·
-bulk (CreateMultiple/UpdateMultiple/UpsertMultiple) · changes (change tracking, delta links) ·
-fetchxml (FetchXML queries, paging cookie) · messages (actions and functions).
+Module map. Tables: schema (definitions) · columns (shared column builders) · tables
+(built-ins, catalog, relationships, seed tables) · system_tables (systemuser, role, SDK
+messages, system jobs, webhook registrations) · storage (SQLite rows, versions, deletion
+log, row events) · intersect (N:N rows) · timestamps. Reading: urls · query (options,
+expansions) · filters ($filter -> SQL) · query_functions (Microsoft.Dynamics.CRM.In, …) ·
+prefer · render (row JSON in SQL) · paging · reads · navigation (reads through navigation
+properties) · changes (change tracking) · fetchxml / fetch_aggregates. Writing: payload ·
+writes · states (statecode/statuscode) · notes (annotation attachments) · duplicates ·
+files / file_blocks (file and image columns). Who: auth (tokens) · principals (token ->
+systemuser, impersonation) · callers (who a write is done as) · security (roles,
+privileges) · access (which privilege a request needs). Metadata: metadata (paths) ·
+metadata_types / metadata_model / metadata_query · csdl ($metadata). Messages: batch /
+batch_handler ($batch) · bulk (CreateMultiple, …) · bulk_delete · messages (other actions
+and functions) · sdk_messages (sdkmessage rows). Events: events (row events) · pipeline/
+(webhook steps). Glue: routes · control · environment · bootstrap · seeding · errors.
 """
 
 from __future__ import annotations
