@@ -169,3 +169,13 @@ async def test_walkthrough_429_then_503_then_revoked_token(
     assert invalid["fix"] == "run `recipe-runner connections login crm`"
     subjects = sorted(e.get("subject", "") for e in logs if e["event"] == "job.finished")
     assert len(subjects) == 3
+
+
+def test_banner_names_every_service_and_the_docs(emulator: RunningEmulator) -> None:
+    from emulator.cli import describe
+
+    banner = describe(emulator)
+    for line in (f"Dataverse Web API:   {emulator.base_url}/api/data/v9.2/",
+                 f"F&O OData:           {emulator.base_url}/data/",
+                 f"control plane:       {emulator.base_url}/_emulator/  (docs/emulator.md)"):
+        assert line in banner
