@@ -32,6 +32,7 @@ from connectors.base import StepContext
 from connectors.dynamics365 import DataverseClient
 from connectors.dynamics365.client import ODATA_HEADERS, encode_query
 from connectors.dynamics365.triggers import (
+    NEW_OR_UPDATED,
     NEW_OR_UPDATED_RECORD_SPEC,
     RecordTriggerParams,
     query_options,
@@ -62,7 +63,7 @@ async def insert(http: aiohttp.ClientSession, base_url: str, start: int, count: 
 async def plain_loop(http: aiohttp.ClientSession, base_url: str, token: str) -> int:
     headers = {**ODATA_HEADERS, "Authorization": f"Bearer {token}",
                "Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
-    options = query_options(PARAMS, "modifiedon", "contactid", None)
+    options = query_options(PARAMS, NEW_OR_UPDATED, "contactid", None)
     url: str | None = f"{base_url}/api/data/v9.2/contacts?{encode_query(options)}"
     count = 0
     while url:

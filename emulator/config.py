@@ -16,7 +16,12 @@ class EmulatorConfig:
     seed_path: Path | None = None
     log_requests: bool = False
     public_host: str = "localhost"  # host name in URLs the emulator hands out
+    # Port in the URLs it hands out, when a proxy or port forward serves it on another one
+    # (443: URLs without a port, as Microsoft's); None: the port it listens on.
+    public_port: int | None = None
     webhook_keep_last: int = 10_000  # bodies each webhook sink keeps (the oldest go first)
+    # PEM file of the CA that webhook receivers' certificates chain to (outbound https).
+    webhook_ca_file: Path | None = None
 
 
 def default_tls_dir() -> Path:

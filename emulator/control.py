@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from emulator import faults, latency, protection, requestlog
+from emulator import control_index, faults, latency, protection, requestlog
 from emulator.state import STATE, EmulatorState
 
 routes = web.RouteTableDef()
@@ -49,6 +49,7 @@ TRAFFIC_FEATURES = (requestlog, faults, latency, protection)
 
 
 def setup(app: web.Application, state: EmulatorState) -> None:
+    control_index.setup(app)
     app.add_routes(routes)
     for feature in TRAFFIC_FEATURES:
         feature.setup(app, state)

@@ -19,6 +19,8 @@ class AppRegistration:
     # The enterprise application (service principal): the ``oid`` of app-only tokens.
     service_principal_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     roles: list[str] = field(default_factory=list)  # app roles granted, the ``roles`` claim
+    # False: no one consented to its delegated permissions, so user flows get AADSTS65001.
+    consented: bool = True
 
     @property
     def is_confidential(self) -> bool:
@@ -40,8 +42,11 @@ class TokenSettings:
     access_token_lifetime_s: int = 3600
     refresh_token_inactivity_s: int = 90 * 24 * 3600
     adfs_refresh_token_lifetime_s: int = 8 * 3600
-    # True: redeeming a refresh token retires it at once (the old one is then rejected).
-    refresh_token_strict_rotation: bool = True
+    # Entra keeps a redeemed refresh token valid (the client should switch to the new one).
+    # True: redeeming retires it at once, and a second redeem is AADSTS70000 (a stricter
+    # server than Entra, for testing that a client always keeps the newest token).
+    refresh_token_strict_rotation: bool = False
+    device_code_interval_s: int = 5  # how long a device-flow client waits between polls
 
 
 @dataclass

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from emulator.app import build_app
 from emulator.config import EmulatorConfig
+from emulator.origins import origin
 from emulator.seed import apply_seed, load_seed_file
 from emulator.state import STATE, EmulatorState
 from emulator.tls import TlsFiles, ensure_tls_files
@@ -55,7 +56,7 @@ async def running_emulator(config: EmulatorConfig) -> AsyncIterator[RunningEmula
     port = _bound_port(runner)
     scheme = "https" if tls else "http"
     state = app[STATE]
-    state.base_url = f"{scheme}://{config.public_host}:{port}"
+    state.base_url = origin(scheme, config.public_host, config.public_port or port)
     if config.seed_path:
         apply_seed(state, load_seed_file(config.seed_path))
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from emulator import RunningEmulator
+from emulator.identity.testing import set_token_settings
 from runner.connections import load_connections
 from runner.store import Store
 from runner.tokens import TokenManager
@@ -41,6 +42,8 @@ async def test_replicas_refreshing_at_once_never_redeem_the_same_refresh_token(
     emulator: RunningEmulator, tmp_path: Path, cluster_url: str
 ) -> None:
     await seed_tenant(emulator)
+    # Strict rotation: a redeemed refresh token is retired, so a second redemption shows.
+    await set_token_settings(emulator, refresh_token_strict_rotation=True)
     write_connections(tmp_path, {"crm": connection(emulator, "password")})
     async with replicas(emulator, tmp_path, cluster_url, 3) as managers:
         await managers[0].tokens("crm").access_token()  # the password grant, once

@@ -35,13 +35,15 @@ async def test_lookup_by_alternate_key_with_a_quote_and_option_set_by_label(
         account = await run(client, "create_record", table="account",
                             fields={"name": "O'Brien & Co", "accountnumber": "O'B-1/2"})
         opportunity = await run(client, "create_record", table="opportunities",
-                                return_record=True, select=["customerid", "statuscode"],
-                                fields={"name": "Deal", "statuscode": "on hold",
+                                return_record=True,
+                                select=["customerid", "opportunityratingcode"],
+                                fields={"name": "Deal", "opportunityratingcode": "warm",
                                         "customerid": {"table": "accounts",
                                                        "key": {"accountnumber": "O'B-1/2"}}})
     record = opportunity["record"]
     assert record["_customerid_value"] == account["id"]
-    assert record["statuscode"] == 2 and record["statuscode@label"] == "On Hold"
+    assert record["opportunityratingcode"] == 2
+    assert record["opportunityratingcode@label"] == "Warm"
 
 
 async def test_unknown_option_label_is_fatal_and_lists_the_valid_labels(
@@ -145,3 +147,35 @@ def test_record_address_needs_exactly_one_of_id_and_key() -> None:
         GetRecordParams.model_validate({"table": "accounts"})
     with pytest.raises(ValueError, match="not a GUID"):
         GetRecordParams.model_validate({"table": "accounts", "record_id": "1) or (1"})
+
+
+async def test_choice_columns_take_labels_multi_select_and_status_included(
+        emulator: RunningEmulator) -> None:
+    async with d365_client(emulator) as client:
+        info = await run(client, "get_schema", table="accounts")
+        choices = {c["name"]: c for c in info["table"]["columns"] if c.get("options")}
+        made = await run(client, "create_record", table="opportunities", return_record=True,
+                         select=["statuscode"], fields={"name": "Deal",
+                                                        "statuscode": "On Hold"})
+    assert made["record"]["statuscode"] == 2 and made["record"]["statuscode@label"] == "On Hold"
+    assert {"industrycode", "statecode", "statuscode"} <= set(choices)
+
+
+async def test_a_multi_select_choice_takes_a_list_of_labels_and_values(
+        emulator: RunningEmulator) -> None:
+    from emulator.dataverse import apply_seed
+
+    apply_seed(emulator.state, {"tables": [{"logical_name": "new_palette", "attributes": [
+        {"name": "new_colors", "type": "multiselect",
+         "options": {1: "Red", 2: "Green", 3: "Blue"}}]}]})
+    async with d365_client(emulator) as client:
+        listed = await run(client, "create_record", table="new_palettes", return_record=True,
+                           fields={"new_name": "warm", "new_colors": ["blue", 1]})
+        texted = await run(client, "create_record", table="new_palettes", return_record=True,
+                           fields={"new_name": "cool", "new_colors": "Green; Blue"})
+        with pytest.raises(FatalError, match="no option labelled 'Pink'"):
+            await run(client, "create_record", table="new_palettes",
+                      fields={"new_name": "x", "new_colors": ["Pink"]})
+    assert listed["record"]["new_colors"] == "3,1"
+    assert listed["record"]["new_colors@label"] == "Blue; Red"
+    assert texted["record"]["new_colors"] == "2,3"

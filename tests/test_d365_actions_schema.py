@@ -25,4 +25,6 @@ async def test_get_schema_lists_tables_and_describes_columns_option_sets_and_key
         "account": "parentcustomerid_account", "contact": "parentcustomerid_contact"}
     assert table["keys"] == [{"name": "emailaddress1_key", "columns": ["emailaddress1"]}]
     definitions = await request_log(emulator, "/api/data/v9.2/EntityDefinitions*")
-    assert len(definitions) == 3  # list + (lookup, definition) once: the second call is cached
+    # The list, then once (the second call is cached): the lookup, the definition and the
+    # four choice casts that carry option sets (Picklist, State, Status, MultiSelectPicklist).
+    assert len(definitions) == 7

@@ -58,3 +58,60 @@ async def test_fetchxml_page_without_cookie_skips_and_bad_entity_is_400(
     assert [r["lastname"] for r in page2.json["value"]] == ["L2", "L3"]
     assert "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie" not in page2.json  # not asked for
     assert wrong.status == 400 and "does not match" in wrong.json["error"]["message"]
+
+
+def _aggregate(body: str) -> str:
+    return quote(f'<fetch aggregate="true"><entity name="account">{body}</entity></fetch>')
+
+
+async def test_fetchxml_aggregates_count_sum_and_group_by_with_labels(
+        emulator: RunningEmulator) -> None:
+    async with dataverse_api(emulator) as api:
+        await api.control_insert("account", [
+            {"name": "a", "industrycode": 7, "revenue": 100, "numberofemployees": 5},
+            {"name": "b", "industrycode": 7, "revenue": 50, "numberofemployees": 15},
+            {"name": "c", "industrycode": 1, "revenue": 10, "numberofemployees": None},
+            {"name": "d", "industrycode": 1, "revenue": 5, "numberofemployees": 3}])
+        totals = await api.get("accounts?fetchXml=" + _aggregate(
+            '<attribute name="accountid" alias="rows" aggregate="count"/>'
+            '<attribute name="numberofemployees" alias="staffed" aggregate="countcolumn"/>'
+            '<attribute name="revenue" alias="total" aggregate="sum"/>'
+            '<attribute name="numberofemployees" alias="most" aggregate="max"/>'))
+        grouped = await api.get("accounts?fetchXml=" + _aggregate(
+            '<attribute name="industrycode" alias="industry" groupby="true"/>'
+            '<attribute name="revenue" alias="total" aggregate="sum"/>'
+            '<order alias="total" descending="true"/>'), headers=COOKIE_PREFER)
+        filtered = await api.get("accounts?fetchXml=" + _aggregate(
+            '<attribute name="accountid" alias="n" aggregate="count"/>'
+            '<filter><condition attribute="revenue" operator="gt" value="20"/></filter>'))
+        no_alias = await api.get("accounts?fetchXml=" + _aggregate(
+            '<attribute name="revenue" aggregate="sum"/>'))
+    assert totals.json["value"] == [{"rows": 4, "staffed": 3, "total": 165.0, "most": 15}]
+    assert grouped.json["value"] == [
+        {"industry@OData.Community.Display.V1.FormattedValue": "Consulting", "industry": 7,
+         "total": 150.0},
+        {"industry@OData.Community.Display.V1.FormattedValue": "Accounting", "industry": 1,
+         "total": 15.0}]
+    assert filtered.json["value"] == [{"n": 2}]
+    assert no_alias.status == 400
+
+
+async def test_fetchxml_aggregate_over_50000_rows_is_the_record_limit_error(
+        emulator: RunningEmulator) -> None:
+    async with dataverse_api(emulator) as api:
+        await api.control_insert("task", [{"subject": "t"}] * 50_001)
+        reply = await api.get("tasks?fetchXml=" + quote(
+            '<fetch aggregate="true"><entity name="task">'
+            '<attribute name="activityid" alias="n" aggregate="count"/></entity></fetch>'))
+    assert (reply.status, reply.error_code) == (400, "0x8004e023")
+    assert "AggregateQueryRecordLimit" in reply.json["error"]["message"]
+
+
+async def test_fetchxml_link_entity_is_refused_not_ignored(emulator: RunningEmulator) -> None:
+    async with dataverse_api(emulator) as api:
+        await api.control_insert("contact", [{"lastname": "x"}])
+        reply = await api.get("contacts?fetchXml=" + quote(
+            '<fetch><entity name="contact"><attribute name="lastname"/>'
+            '<link-entity name="account" from="accountid" to="parentcustomerid">'
+            '<attribute name="name"/></link-entity></entity></fetch>'))
+    assert reply.status == 400 and "link-entity" in reply.json["error"]["message"]

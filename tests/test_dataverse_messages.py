@@ -33,5 +33,7 @@ async def test_entity_definitions_expand_many_to_one_relationships(
     navs = {(r["ReferencingAttribute"], r["ReferencedEntity"]):
             r["ReferencingEntityNavigationPropertyName"]
             for r in reply.json["ManyToOneRelationships"]}
-    assert navs == {("parentcustomerid", "account"): "parentcustomerid_account",
-                    ("parentcustomerid", "contact"): "parentcustomerid_contact"}
+    assert navs[("parentcustomerid", "account")] == "parentcustomerid_account"
+    assert navs[("parentcustomerid", "contact")] == "parentcustomerid_contact"
+    assert navs[("createdby", "systemuser")] == "createdby"  # who made and changed the row
+    assert navs[("ownerid", "systemuser")] == "ownerid"

@@ -159,3 +159,18 @@ async def test_who_am_i_with_and_without_parentheses(emulator: RunningEmulator) 
     assert plain.json == called.json
     assert plain.json["@odata.context"].endswith("$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse")
     assert {"BusinessUnitId", "OrganizationId"} <= set(plain.json)
+
+
+async def test_unknown_query_parameters_are_refused_not_ignored(emulator: RunningEmulator) -> None:
+    async with dataverse_api(emulator) as api:
+        await api.create("accounts", {"name": "secret"})
+        sql = await api.get("accounts?sql=" + quote("SELECT name FROM account"))
+        typo = await api.get("accounts?$select=name&select=accountid")
+        one = await api.get("EntityDefinitions?foo=1")
+        aliased = await api.get("RetrieveTotalRecordCount(EntityNames=@p1)?@p1="
+                                + quote('["account"]'))
+    for reply, name in ((sql, "sql"), (typo, "select"), (one, "foo")):
+        assert reply.status == 400, reply.text
+        assert reply.json["error"] == {"code": "0x80060888",
+                                       "message": f"The query parameter {name} is not supported"}
+    assert aliased.status == 200

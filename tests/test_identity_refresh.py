@@ -87,7 +87,7 @@ async def _redeem_raw(emulator: RunningEmulator, refresh_token: str,
 
 
 @pytest.mark.parametrize("segment", [DEFAULT_TENANT, "adfs"])
-async def test_silent_refresh_rotates_and_the_old_refresh_token_is_then_rejected(
+async def test_silent_refresh_rotates_and_the_old_refresh_token_stays_valid(
     emulator: RunningEmulator, segment: str
 ) -> None:
     await _tenant(emulator)
@@ -98,9 +98,26 @@ async def test_silent_refresh_rotates_and_the_old_refresh_token_is_then_rejected
     old, new = run.first["refresh_token"], run.result["refresh_token"]
     assert new != old
     assert run.cached_refresh_tokens == [new]  # msal replaced the cached one in place
-    status, body = await _redeem_raw(emulator, old, segment)
-    assert (status, body["error"]) == (400, "invalid_grant")
-    assert "AADSTS70008" in body["error_description"]
+    status, body = await _redeem_raw(emulator, old, segment)  # Entra does not revoke it
+    assert status == 200, body
+    assert body["refresh_token"] not in (old, new)
+
+
+@pytest.mark.parametrize("segment", [DEFAULT_TENANT, "adfs"])
+async def test_strict_rotation_is_opt_in_and_rejects_a_redeemed_token_naming_the_setting(
+    emulator: RunningEmulator, segment: str
+) -> None:
+    await _tenant(emulator)
+    await set_token_settings(emulator, refresh_token_strict_rotation=True)
+
+    run = await Session(emulator, segment).sign_in_then_refresh()
+    old_status, old_body = await _redeem_raw(emulator, run.first["refresh_token"], segment)
+    new_status, _ = await _redeem_raw(emulator, run.result["refresh_token"], segment)
+
+    assert (old_status, old_body["error"]) == (400, "invalid_grant")
+    assert "AADSTS70000" in old_body["error_description"]
+    assert "refresh_token_strict_rotation" in old_body["error_description"]
+    assert new_status == 200
 
 
 async def test_refresh_after_the_inactivity_window_is_aadsts700082(
@@ -165,18 +182,11 @@ async def test_mfa_refusal_does_not_spend_the_refresh_token(
     assert status_after_clearing == 200  # a failed refresh does not spend the token
 
 
-async def test_lenient_rotation_keeps_the_old_refresh_token_working(
-    emulator: RunningEmulator,
-) -> None:
-    await _tenant(emulator)
-    await set_token_settings(emulator, refresh_token_strict_rotation=False)
-    first = await asyncio.to_thread(Session(emulator).sign_in)
-
-    first_status, second = await _redeem_raw(emulator, first["refresh_token"])
-    again_status, _ = await _redeem_raw(emulator, first["refresh_token"])
-
-    assert (first_status, again_status) == (200, 200)
-    assert second["refresh_token"] != first["refresh_token"]
+async def test_default_settings_say_strict_rotation_is_off(emulator: RunningEmulator) -> None:
+    async with emulator.client_session() as http, http.get(
+            f"{emulator.base_url}/_emulator/identity/token-settings") as resp:
+        settings = await resp.json()
+    assert settings["refresh_token_strict_rotation"] is False
 
 
 async def test_adfs_refresh_token_expires_after_its_lifetime(emulator: RunningEmulator) -> None:

@@ -14,6 +14,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from emulator import RunningEmulator
+from emulator.identity.testing import set_token_settings
 from runner.store import Store
 from runner.tokens import KEY_ENV, CacheStore, SecretKeyError, key_file_for, load_fernet
 from tests.tokens_support import (
@@ -27,7 +28,8 @@ from tests.tokens_support import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# The child: one forced renewal (the emulator retires the redeemed refresh token), then it
+# The child: one forced renewal (under strict rotation the emulator retires the redeemed
+# refresh token, so only the newest one works afterwards), then it
 # says so and waits to be killed. Real time, real msal, the same store and key file.
 CHILD = """
 import asyncio, sys
@@ -70,6 +72,7 @@ async def test_kill_9_right_after_rotation_loses_no_refresh_token(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     await signed_in(emulator, tmp_path)
+    await set_token_settings(emulator, refresh_token_strict_rotation=True)
     before = await _stored_refresh_tokens(tmp_path)
 
     env = {k: v for k, v in os.environ.items() if k != KEY_ENV}

@@ -173,7 +173,9 @@ async def test_wrong_secret_is_invalid_until_the_file_is_fixed_and_reloaded(
 async def test_two_replicas_sharing_a_store_follow_each_others_rotations(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
-    await signed_in(emulator, tmp_path)  # the emulator retires a redeemed refresh token
+    await signed_in(emulator, tmp_path)
+    # Strict rotation: a redeemed refresh token is retired, so a stale one would show.
+    await set_token_settings(emulator, refresh_token_strict_rotation=True)
     async with token_manager(emulator, tmp_path) as one, token_manager(emulator,
                                                                        tmp_path) as two:
         for _ in range(4):

@@ -96,6 +96,7 @@ class DataverseClient(ODataClient[DataverseResponse]):
         super().__init__(session, base_url, tokens, throttle=throttle, retry=retry,
                          owns_session=owns_session, hooks=hooks)
         self.primary_keys: dict[str, str] = {}  # entity set -> primary id column (cache)
+        self.own_user_id: str | None = None  # WhoAmI's UserId, once asked
 
     @classmethod
     def open(cls, base_url: str, tokens: AccessTokens, *, ca_bundle: Path | str | None = None,
@@ -132,6 +133,14 @@ class DataverseClient(ODataClient[DataverseResponse]):
                 fetch.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await fetch
+
+    async def user_id(self) -> str:
+        """This connection's own user (``WhoAmI``'s ``UserId``; an app's application user),
+        asked once."""
+        if self.own_user_id is None:
+            body = await self.get_json("WhoAmI")
+            self.own_user_id = str(body["UserId"]).lower()
+        return self.own_user_id
 
     async def primary_key(self, entity_set: str) -> str:
         """The primary id column of a table, from ``EntityDefinitions`` (cached)."""

@@ -36,8 +36,9 @@ class TimestampFeed:
                 LocalFilter(params.filter)
             except NotLocal as exc:
                 raise ValueError(f"its filter is evaluated by Dataverse only: {exc}") from None
-        return params.table if params.primary_key is None \
+        group = params.table if params.primary_key is None \
             else f"{params.table}({params.primary_key})"
+        return f"{group}|own-changes-skipped" if params.ignore_own_changes else group
 
     def feed_params(self, members: Sequence[RecordTriggerParams]) -> RecordTriggerParams:
         return members[0].model_copy(update={

@@ -75,6 +75,11 @@ class RecordTriggerParams(Params):
     primary_key: str | None = Field(
         None, description="Primary id column; looked up in metadata when omitted.",
         examples=["contactid"])
+    ignore_own_changes: bool = Field(
+        False, description="Skip rows this connection's own user (WhoAmI) created "
+                           "(new_record) or changed last (new_or_updated_record): a recipe "
+                           "that writes to the table it watches does not trigger itself.",
+        examples=[True])
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ class TimestampTrigger:
     column: str
     identity: Callable[[dict[str, Any], str], str]  # (row, primary key) -> event identity
     kind: Callable[[dict[str, Any]], str]
+    author: str  # the lookup naming who made the change: _createdby_value / _modifiedby_value
 
 
 def row_version(row: Mapping[str, Any]) -> str:
@@ -110,16 +116,20 @@ def created_or_updated(row: dict[str, Any]) -> str:
         else "updated"
 
 
-NEW = TimestampTrigger("createdon", id_identity, lambda row: "created")
-NEW_OR_UPDATED = TimestampTrigger("modifiedon", version_identity, created_or_updated)
+NEW = TimestampTrigger("createdon", id_identity, lambda row: "created", "_createdby_value")
+NEW_OR_UPDATED = TimestampTrigger("modifiedon", version_identity, created_or_updated,
+                                  "_modifiedby_value")
 
 
-def query_options(params: RecordTriggerParams, column: str, key: str,
+def query_options(params: RecordTriggerParams, trigger: TimestampTrigger, key: str,
                   lower: str | None) -> dict[str, str]:
     """The OData options of one poll: inclusive lower bound, total order, no upper bound."""
+    column = trigger.column
     options: dict[str, str] = {"$orderby": f"{column} asc,{key} asc"}
     if params.select is not None:
-        columns = dict.fromkeys([*params.select, key, column, "createdon", "modifiedon"])
+        author = [trigger.author] if params.ignore_own_changes else []
+        columns = dict.fromkeys([*params.select, key, column, "createdon", "modifiedon",
+                                 *author])
         options["$select"] = ",".join(columns)
     clauses = [f"({params.filter})"] if params.filter else []
     if lower is not None:
@@ -141,18 +151,21 @@ async def poll_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
     if starts_now:
         yield PollPage([], state.to_dict())
         return  # the next poll reads from this instant on
-    options = query_options(params, trigger.column, key, state.lower_bound(params.lookback))
+    options = query_options(params, trigger, key, state.lower_bound(params.lookback))
+    own = await client.user_id() if params.ignore_own_changes else None
     post: str | None = None
     async for page in client.paginate(params.table, options, params.page_size):
         if post is None and page.server_time is not None:
             post = signpost(page.server_time, params.safety_lag)
-        events, last = _page_events(trigger, state, page.rows, key)
+        events, last = _page_events(trigger, state, page.rows, key, own)
         state.end_page(last, post, page.next_link is None, params.lookback)
         yield PollPage(events, state.to_dict())
 
 
 def _page_events(trigger: TimestampTrigger, state: CursorState, rows: list[dict[str, Any]],
-                 key: str) -> tuple[list[Event], str | None]:
+                 key: str, own: str | None = None) -> tuple[list[Event], str | None]:
+    """The page's new events; with ``own`` (this connection's user), not the rows that user
+    made last (they are still remembered as seen)."""
     events: list[Event] = []
     last: str | None = None
     column, identity_of, kind_of = trigger.column, trigger.identity, trigger.kind
@@ -160,9 +173,13 @@ def _page_events(trigger: TimestampTrigger, state: CursorState, rows: list[dict[
     for row in rows:
         last = row[column][:19]  # second_of, inlined
         identity = identity_of(row, key)
-        if accept(last, identity):
+        if accept(last, identity) and (own is None or _author(row, trigger) != own):
             append(Event(identity, row, kind_of(row)))
     return events, last
+
+
+def _author(row: dict[str, Any], trigger: TimestampTrigger) -> str:
+    return str(row.get(trigger.author) or "").lower()
 
 
 async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
@@ -171,12 +188,14 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
     """Pages of the events of rows stamped in ``[since, until)``; the cursor is untouched."""
     client = DataverseClient.of(ctx, "trigger")
     key = params.primary_key or await client.primary_key(params.table)
-    options = query_options(params, trigger.column, key, format_second(since))
+    options = query_options(params, trigger, key, format_second(since))
     if until is not None:
         upper = odata.datetime_literal(format_second(until) + "Z")
         options["$filter"] += f" and {trigger.column} lt {upper}"
+    own = await client.user_id() if params.ignore_own_changes else None
     async for page in client.paginate(params.table, options, params.page_size):
-        events = [Event(trigger.identity(row, key), row, trigger.kind(row)) for row in page.rows]
+        events = [Event(trigger.identity(row, key), row, trigger.kind(row)) for row in page.rows
+                  if own is None or _author(row, trigger) != own]
         yield PollPage(events, {})
 
 

@@ -1,18 +1,24 @@
 """The emulated Dataverse Web API: tables in SQLite, OData queries, paging, CRUD, metadata.
 
 Routes: ``/api/data/{v8.2|v9.0|v9.1|v9.2}/…`` (other versions 404) and the control plane
-under ``/_emulator/dataverse/``. A seed's ``tables:`` section adds custom tables (see
-:mod:`emulator.dataverse.tables`); its ``rows:`` section maps a table's logical or entity set
-name to rows in Web API shape.
+under ``/_emulator/dataverse/`` and ``/_emulator/webhooks/deliveries|settings``. A seed's
+sections are read by :mod:`.seeding`; users read docs/emulator.md.
 
-Module map: schema (table definitions) · tables (built-ins, seed tables, catalog) ·
-storage (SQLite rows, versions, deletion log) · urls (paths and keys) · payload (bodies ->
-columns) · filters ($filter -> SQL) · query (query options) · prefer (Prefer header) ·
-render (row JSON in SQL) · paging (cookie, keyset) · reads · writes · metadata · auth ·
-errors · routes · control · environment (per-emulator object, extension points) ·
-batch (``$batch`` wire format) · batch_handler (``$batch`` execution, change sets) ·
-bulk (CreateMultiple/UpdateMultiple/UpsertMultiple) · changes (change tracking, delta links) ·
-fetchxml (FetchXML queries, paging cookie) · messages (actions and functions).
+Module map. Tables: schema (definitions) · columns (shared column builders) · tables
+(built-ins, catalog, relationships, seed tables) · system_tables (systemuser, role, SDK
+messages, system jobs, webhook registrations) · storage (SQLite rows, versions, deletion
+log, row events) · intersect (N:N rows) · timestamps. Reading: urls · query (options,
+expansions) · filters ($filter -> SQL) · query_functions (Microsoft.Dynamics.CRM.In, …) ·
+prefer · render (row JSON in SQL) · paging · reads · navigation (reads through navigation
+properties) · changes (change tracking) · fetchxml / fetch_aggregates. Writing: payload ·
+writes · states (statecode/statuscode) · notes (annotation attachments) · duplicates ·
+files / file_blocks (file and image columns). Who: auth (tokens) · principals (token ->
+systemuser, impersonation) · callers (who a write is done as) · security (roles,
+privileges) · access (which privilege a request needs). Metadata: metadata (paths) ·
+metadata_types / metadata_model / metadata_query · csdl ($metadata). Messages: batch /
+batch_handler ($batch) · bulk (CreateMultiple, …) · bulk_delete · messages (other actions
+and functions) · sdk_messages (sdkmessage rows). Events: events (row events) · pipeline/
+(webhook steps). Glue: routes · control · environment · bootstrap · seeding · errors.
 """
 
 from __future__ import annotations
@@ -21,10 +27,25 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import batch_handler, bulk, changes, control, fetchxml, messages, routes
+from emulator.dataverse import (
+    batch_handler,
+    bulk,
+    bulk_delete,
+    changes,
+    control,
+    fetchxml,
+    file_blocks,
+    messages,
+    routes,
+    sdk_messages,
+    seeding,
+)
+from emulator.dataverse.bootstrap import bootstrap
 from emulator.dataverse.environment import Environment, create_environment, environment_of
 from emulator.dataverse.errors import DataverseError
-from emulator.dataverse.tables import table_from_seed
+from emulator.dataverse.files import FileStore
+from emulator.dataverse.pipeline import Pipeline, Settings
+from emulator.dataverse.pipeline import control as pipeline_control
 from emulator.state import EmulatorState
 
 __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "setup"]
@@ -32,22 +53,25 @@ __all__ = ["DataverseError", "Environment", "apply_seed", "environment_of", "set
 
 def setup(app: web.Application, state: EmulatorState) -> None:
     env = create_environment(state)
+    env.files = FileStore(env)
+    ca_file = str(state.config.webhook_ca_file) if state.config.webhook_ca_file else None
+    env.pipeline = Pipeline(env, Settings(ca_file=ca_file), lambda: state.base_url)
+    env.storage.observer = env.pipeline
+    bootstrap(env)
+    file_blocks.register(env)
+    env.table_added.append(sdk_messages.add_filters)
     env.operations["$batch"] = batch_handler.handle_batch
     bulk.register(env)
+    bulk_delete.register(env)
     changes.register(env)
     fetchxml.register(env)  # wraps changes' tracked_read: register after it
     messages.register(env)
+    app.add_routes(pipeline_control.routes)  # before the webhook sink's /_emulator/webhooks/…
+    app.on_cleanup.append(lambda _: env.pipeline.close())
     app.router.add_route("*", "/api/data/{version}", routes.web_api)
     app.router.add_route("*", "/api/data/{version}/{path:.*}", routes.web_api)
     app.add_routes(control.routes)
 
 
 def apply_seed(state: EmulatorState, doc: dict[str, Any]) -> None:
-    env = environment_of(state)
-    for table_doc in doc.get("tables") or []:
-        env.add_table(table_from_seed(table_doc))
-    for name, rows in (doc.get("rows") or {}).items():
-        table = env.catalog.by_logical_name(name) or env.catalog.by_entity_set(name)
-        if table is None:
-            raise ValueError(f"seed rows: no table named {name!r}")
-        control.insert_rows(env, table, list(rows))
+    seeding.apply(environment_of(state), state.directory, doc)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from emulator.dataverse import errors
 from emulator.directory import DEFAULT_TENANT
+from emulator.origins import without_default_port
 from emulator.state import EmulatorState
 from emulator.tokens import TokenRejected
 
@@ -24,12 +25,13 @@ PRINCIPAL: web.RequestKey[dict[str, Any]] = web.RequestKey("principal", dict)
 
 
 def environment_urls(state: EmulatorState) -> list[str]:
-    base = state.base_url.rstrip("/")
+    base = without_default_port(state.base_url.rstrip("/"))
     return [base, base.replace("://localhost", "://127.0.0.1")]
 
 
 def audience_accepted(state: EmulatorState, audience: str) -> bool:
-    aud = audience.rstrip("/")
+    """``https://h``, ``https://h:443`` and paths under either name the environment."""
+    aud = without_default_port(audience.rstrip("/"))
     return any(aud == url or aud.startswith(url + "/") for url in environment_urls(state))
 
 

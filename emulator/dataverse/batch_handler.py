@@ -31,6 +31,7 @@ from yarl import URL
 from emulator.dataverse import batch, errors, routes
 from emulator.dataverse.auth import PRINCIPAL
 from emulator.dataverse.environment import environment
+from emulator.dataverse.events import PENDING
 from emulator.dataverse.prefer import parse_prefer
 from emulator.dataverse.render import JSON_TYPE
 from emulator.state import STATE
@@ -99,6 +100,8 @@ class BatchRun:
                              ) -> tuple[batch.BatchResult, bool]:
         references: dict[str, str] = {}
         responses = []
+        pending = PENDING.get()
+        mark = len(pending) if pending is not None else 0
         try:
             with self.request.app[STATE].store.transaction():
                 for part in change_set.requests:
@@ -108,6 +111,8 @@ class BatchRun:
                     responses.append(response)
                     self._remember(part, response, references)
         except _ChangeSetFailed as failed:
+            if pending is not None:
+                del pending[mark:]  # rolled back: its earlier parts' events never happened
             return failed.response, False
         return batch.ChangeSetResponse(tuple(responses)), True
 

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from emulator.dataverse import errors
 from emulator.dataverse.environment import Environment, environment
-from emulator.dataverse.payload import PayloadReader, format_datetime
+from emulator.dataverse.payload import PayloadReader
 from emulator.dataverse.schema import AttributeType, Table
 from emulator.dataverse.storage import JSON_COLUMN
+from emulator.dataverse.timestamps import format_datetime
 
 routes = web.RouteTableDef()
 

@@ -29,12 +29,13 @@ class DataverseError(Exception):
     """An error answer: HTTP ``status`` with the Dataverse ``code`` and ``message``."""
 
     def __init__(self, status: int, code: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, inner_type: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.inner_type = inner_type  # adds {"innererror": {message, type}}, as some errors do
 
 
 def not_found(entity: str, record_id: str) -> DataverseError:
@@ -69,6 +70,9 @@ def precondition_failed(message: str, code: str = "") -> DataverseError:
 
 
 def error_response(error: DataverseError) -> web.Response:
-    body = json.dumps({"error": {"code": error.code, "message": error.message}})
+    detail: dict[str, object] = {"code": error.code, "message": error.message}
+    if error.inner_type:
+        detail["innererror"] = {"message": error.message, "type": error.inner_type}
+    body = json.dumps({"error": detail})
     return web.Response(status=error.status, text=body, content_type="application/json",
                         headers={**ODATA_HEADERS, **error.headers})

@@ -25,13 +25,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from emulator.dataverse import errors, paging, prefer, routes
+from emulator.dataverse import errors, fetch_aggregates, paging, prefer, routes
 from emulator.dataverse.environment import Environment, TrackedRead, environment
-from emulator.dataverse.payload import parse_datetime
 from emulator.dataverse.query import OrderBy
 from emulator.dataverse.render import Annotations, RowRenderer, context_url
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.dataverse.storage import Value
+from emulator.dataverse.timestamps import parse_datetime
 
 COOKIE = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie"
 MORE = "Microsoft.Dynamics.CRM.morerecords"
@@ -63,6 +63,9 @@ def parse_fetch(text: str, table: Table) -> ElementTree.Element:
     entity = fetch.find("entity")
     if fetch.tag != "fetch" or entity is None:
         raise _bad("The fetchXml must be a <fetch> element with one <entity>.")
+    if entity.find(".//link-entity") is not None:
+        raise _bad("FetchXML link-entity is not supported by the emulator; query the related "
+                   "table separately or use $expand.")
     if entity.get("name") != table.logical_name:
         raise _bad(f"The entity name '{entity.get('name')}' in fetchXml does not match the "
                    f"entity set '{table.entity_set}'.")
@@ -80,7 +83,7 @@ def _attribute(table: Table, name: str | None) -> Attribute:
 def _value(attr: Attribute, text: str) -> Value:
     if attr.type is AttributeType.DATETIME:
         return parse_datetime(text)
-    if attr.type in (AttributeType.INTEGER, AttributeType.PICKLIST):
+    if attr.type is AttributeType.INTEGER or attr.type.is_option_set:
         return int(text)
     if attr.type is AttributeType.BOOLEAN:
         return int(text in ("1", "true"))
@@ -114,6 +117,12 @@ def condition_sql(node: ElementTree.Element, table: Table, params: dict[str, Any
         names = [param(v.text or "") for v in node.findall("value")]
         negate = "NOT " if operator == "not-in" else ""
         return f"{column} {negate}IN ({', '.join(names) or 'NULL'})"
+    if operator in ("contain-values", "not-contain-values"):
+        patterns = [param(f"%,{(v.text or '').strip()},%") for v in node.findall("value")]
+        any_of = " OR ".join(f"(',' || {column} || ',') LIKE {p}" for p in patterns) or "0"
+        if operator == "contain-values":
+            return f"({any_of})"
+        return f"({column} IS NULL OR NOT ({any_of}))"
     if operator in ("like", "not-like"):
         negate = "NOT " if operator == "not-like" else ""
         return f"{column} {negate}LIKE {param(node.get('value', ''))}"
@@ -164,6 +173,8 @@ def fetch_response(request: web.Request, table: Table) -> web.Response:
     entity = fetch.find("entity")
     assert entity is not None
     prefs = prefer.parse_prefer(request.headers.getall("Prefer", []))
+    if fetch.get("aggregate") == "true":
+        return aggregate_response(request, env, table, entity, prefs)
     page = _int_attr(fetch, "page", 1)
     count = min(_int_attr(fetch, "count", _int_attr(fetch, "top", 5000)), prefer.MAX_PAGE_SIZE)
     order = _order(entity, table)
@@ -192,6 +203,50 @@ def fetch_response(request: web.Request, table: Table) -> web.Response:
         body[f"@{MORE}"] = True
     body["value"] = [_without_nulls(json.loads(row[0])) for row in rows]
     return routes.json_response(body)
+
+
+def aggregate_response(request: web.Request, env: Environment, table: Table,
+                       entity: ElementTree.Element, prefs: prefer.Preferences) -> web.Response:
+    selected, groups = fetch_aggregates.select_list(entity, table, _attribute)
+    params: dict[str, Any] = {}
+    where = [filter_sql(f, table, params) for f in entity.findall("filter")]
+    where_sql = " WHERE " + " AND ".join(where) if where else ""
+    fetch_aggregates.check_limit(env.storage.db, table, where_sql, params)
+    columns = ", ".join(f'{sql} AS "{alias}"' for alias, sql, _ in selected)
+    sql = (f"SELECT {columns} FROM {table.sql_table} AS {ALIAS}{where_sql}"
+           + (" GROUP BY " + ", ".join(groups) if groups else "")
+           + fetch_aggregates.order_sql(entity, {alias for alias, _, _ in selected}))
+    rows = env.storage.db.execute(sql, params).fetchall()
+    values = [_aggregate_row(env, selected, row, prefs) for row in rows]
+    return routes.json_response({"@odata.context": context_url(
+        f"{request.url.origin()}/api/data/{request.match_info.get('version', 'v9.2')}", table),
+        "value": values})
+
+
+def _aggregate_row(env: Environment, selected: list[tuple[str, str, Attribute]],
+                   row: Any, prefs: prefer.Preferences) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for (alias, _, attr), value in zip(selected, row, strict=True):
+        if value is None:
+            continue  # FetchXML leaves nulls out
+        if prefs.wants(prefer.FORMATTED):
+            label = fetch_aggregates.formatted(attr, value, _lookup_names(env, attr, value))
+            if label is not None:
+                out[f"{alias}@{prefer.FORMATTED}"] = label
+        out[alias] = value
+    return out
+
+
+def _lookup_names(env: Environment, attr: Attribute, value: Any) -> dict[tuple[str, str], str]:
+    """The primary name of the row a grouped lookup value points at."""
+    if attr.type is not AttributeType.LOOKUP:
+        return {}
+    for name in attr.targets:
+        target = env.catalog.by_logical_name(name)
+        row = env.storage.fetch(target, str(value)) if target else None
+        if target is not None and row is not None:
+            return {(attr.name, str(value)): str(row[target.primary_name])}
+    return {}
 
 
 def _double_encoded(outer: str) -> str:

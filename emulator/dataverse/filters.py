@@ -10,6 +10,8 @@ is case-insensitive through the columns' NOCASE collation (and LIKE's own ASCII 
 
 from __future__ import annotations
 
+import re
+import time
 from itertools import count
 from typing import Any
 
@@ -17,21 +19,22 @@ from odata_query import ast, exceptions
 from odata_query.grammar import ODataLexer, ODataParser
 from odata_query.sql import AstToSqliteSqlVisitor
 
-from emulator.dataverse import errors
-from emulator.dataverse.payload import parse_datetime
+from emulator.dataverse import errors, query_functions
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.dataverse.tables import Catalog
+from emulator.dataverse.timestamps import parse_datetime
 
 _aliases = count(1)
 
 
 class DataverseFilterVisitor(AstToSqliteSqlVisitor):
     def __init__(self, table: Table, alias: str, catalog: Catalog,
-                 params: dict[str, Any]) -> None:
+                 params: dict[str, Any], now_s: float | None = None) -> None:
         super().__init__(table_alias=alias)
         self.table = table
         self.catalog = catalog
         self.params = params
+        self.now_s = time.time() if now_s is None else now_s
 
     def param(self, value: Any) -> str:
         name = f"p{len(self.params)}"
@@ -99,6 +102,25 @@ class DataverseFilterVisitor(AstToSqliteSqlVisitor):
         escaped = args[1].val.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return f"{self.visit(args[0])} LIKE {self.param(prefix + escaped + suffix)} ESCAPE '\\'"
 
+    def visit_Call(self, node: ast.Call) -> str:
+        if node.func.namespace != query_functions.NAMESPACE:
+            return str(super().visit_Call(node))
+        name = node.func.name
+        handler = query_functions.FUNCTIONS.get(name.lower())
+        if handler is None:
+            raise query_functions.unsupported(name)
+        args = {a.name.name: a.param for a in node.args if isinstance(a, ast.NamedParam)}
+        property_name = args.get("PropertyName")
+        column_name = str(property_name.val) if isinstance(property_name, ast.String) else ""
+        attr = (self.table.attributes.get(column_name)
+                or self.table.attribute_by_column(column_name))
+        if attr is None:
+            raise errors.bad_query(f"{name} needs PropertyName='<a column of "
+                                   f"{self.table.logical_name}>'.")
+        column = f'{self.table_alias}."{attr.column}"'
+        return handler(query_functions.FunctionCall(name, attr, column, args, self.param,
+                                                    self.now_s))
+
     def sqlfunc_contains(self, *args: ast._Node) -> str:
         return self._like(args, "%", "%")
 
@@ -109,14 +131,30 @@ class DataverseFilterVisitor(AstToSqliteSqlVisitor):
         return self._like(args, "%", "")
 
 
+_LIST = re.compile(r"""('(?:[^']|'')*')|"([^"]*)"|\[|\]""")
+
+
+def _lists_in_parentheses(text: str) -> str:
+    """``PropertyValues=['a','b']`` or ``["5","2000"]`` (Dataverse's forms, the second as the
+    docs write it) -> ``('a','b')`` (OData's list literal, which the parser reads); brackets
+    inside string literals stay."""
+    def swap(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        if match.group(2) is not None:
+            return "'" + match.group(2).replace("'", "''") + "'"
+        return "(" if match.group(0) == "[" else ")"
+    return _LIST.sub(swap, text)
+
+
 def filter_sql(text: str, table: Table, alias: str, catalog: Catalog,
-               params: dict[str, Any]) -> str:
+               params: dict[str, Any], now_s: float | None = None) -> str:
     """The WHERE clause for ``$filter=text``; literals are added to ``params``."""
     try:
-        tree = ODataParser().parse(ODataLexer().tokenize(text))
+        tree = ODataParser().parse(ODataLexer().tokenize(_lists_in_parentheses(text)))
         if tree is None:
             raise exceptions.ParsingException(None, eof=True)
-        return str(DataverseFilterVisitor(table, alias, catalog, params).visit(tree))
+        return str(DataverseFilterVisitor(table, alias, catalog, params, now_s).visit(tree))
     except exceptions.ODataSyntaxError as exc:
         position = getattr(getattr(exc, "token", None), "index", len(text))
         raise errors.bad_query(f"Syntax error at position {position} in '{text}'.") from None

@@ -1,148 +1,142 @@
-"""``EntityDefinitions``: enough table metadata for clients to discover tables and keys.
+"""Metadata requests: ``EntityDefinitions``, ``RelationshipDefinitions`` and
+``GlobalOptionSetDefinitions``, with every sub-path a client walks (reference: "Query table
+definitions using the Web API", "Retrieve table definitions by name or MetadataId").
 
-``EntityDefinitions`` lists tables (``$select`` and a simple ``$filter`` such as
-``ChangeTrackingEnabled eq true`` work); ``EntityDefinitions(LogicalName='contact')`` or
-``EntityDefinitions(<MetadataId>)`` returns one, with ``$expand=Attributes,Keys`` (and
-``ManyToOneRelationships``, whose ``ReferencingEntityNavigationPropertyName`` names lookups).
+``EntityDefinitions(LogicalName='account')`` (or ``(<MetadataId>)``) is one table;
+``/Attributes``, ``/Attributes(LogicalName='name')``, ``/Keys``, ``/ManyToOneRelationships``,
+``/OneToManyRelationships`` and ``/ManyToManyRelationships`` its parts; a
+``Microsoft.Dynamics.CRM.<Type>`` segment casts (``…/Attributes/Microsoft.Dynamics.CRM.
+PicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet($select=Options)``), and
+``…/OptionSet`` addresses a cast column's option set. Option sets are only reachable through
+such a cast, as in Dataverse. Queries are evaluated by :mod:`.metadata_query`.
 """
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from odata_query import ast, exceptions
-from odata_query.grammar import ODataLexer, ODataParser
-
 from emulator.dataverse import errors
-from emulator.dataverse.schema import Attribute, AttributeType, Table
+from emulator.dataverse.metadata_model import Node, entity_node, relationship_nodes
+from emulator.dataverse.metadata_query import (
+    MetaQuery,
+    apply_filter,
+    cast,
+    cast_one,
+    check,
+    navigation_type,
+    render,
+)
+from emulator.dataverse.metadata_types import NAMESPACE, MetaType, meta_type, metadata_id
 from emulator.dataverse.tables import Catalog
-from emulator.dataverse.urls import parse_key
+from emulator.dataverse.urls import Segment, parse_key
 
-_NAMESPACE = uuid.UUID("6f1c2b1e-6a59-4a44-9a0f-2d6c0e0d7a11")
-
-
-def metadata_id(*names: str) -> str:
-    """Stable ids, so a client may cache them across emulator restarts."""
-    return str(uuid.uuid5(_NAMESPACE, "/".join(names)))
+ROOTS = frozenset({"EntityDefinitions", "RelationshipDefinitions",
+                   "GlobalOptionSetDefinitions"})
+__all__ = ["ROOTS", "metadata_id", "respond"]
 
 
-def attribute_definition(table: Table, attr: Attribute) -> dict[str, Any]:
-    definition: dict[str, Any] = {
-        "MetadataId": metadata_id(table.logical_name, attr.name),
-        "LogicalName": attr.name,
-        "SchemaName": attr.name,
-        "AttributeType": attr.type.value,
-        "AttributeTypeName": {"Value": f"{attr.type.value}Type"},
-        "IsPrimaryId": attr.name == table.primary_id,
-        "IsPrimaryName": attr.name == table.primary_name,
-        "IsValidForCreate": not attr.read_only or attr.name == table.primary_id,
-        "IsValidForUpdate": not attr.read_only,
-    }
-    if attr.max_length is not None:
-        definition["MaxLength"] = attr.max_length
-    if attr.type is AttributeType.LOOKUP:
-        definition["Targets"] = list(attr.targets)
-    if attr.type is AttributeType.PICKLIST:
-        definition["OptionSet"] = {"Options": [
-            {"Value": v, "Label": {"UserLocalizedLabel": {"Label": label}}}
-            for v, label in attr.options.items()]}
-    return definition
+@dataclass
+class Position:
+    """Where a path has led: one node or a collection, of a declared type."""
+
+    declared: MetaType
+    path: str  # for @odata.context
+    one: Node | None = None
+    many: list[Node] | None = None
+    property: str | None = None  # a structural property addressed by path
 
 
-def entity_definition(table: Table, expand: set[str]) -> dict[str, Any]:
-    definition: dict[str, Any] = {
-        "MetadataId": metadata_id(table.logical_name),
-        "LogicalName": table.logical_name,
-        "SchemaName": table.schema_name,
-        "EntitySetName": table.entity_set,
-        "LogicalCollectionName": table.entity_set,
-        "PrimaryIdAttribute": table.primary_id,
-        "PrimaryNameAttribute": table.primary_name,
-        "ChangeTrackingEnabled": table.change_tracking,
-        "CanChangeTrackingBeEnabled": {"Value": True},
-        "IsCustomEntity": "_" in table.logical_name,
-    }
-    if "Attributes" in expand:
-        definition["Attributes"] = [attribute_definition(table, a)
-                                    for a in table.attributes.values()]
-    if "Keys" in expand:
-        definition["Keys"] = [{
-            "MetadataId": metadata_id(table.logical_name, "key", k.name),
-            "LogicalName": k.name, "SchemaName": k.name, "KeyAttributes": list(k.attributes),
-            "EntityKeyIndexStatus": "Active"} for k in table.keys]
-    if "ManyToOneRelationships" in expand:
-        definition["ManyToOneRelationships"] = many_to_one(table)
-    return definition
+def respond(catalog: Catalog, segments: list[Segment], query: dict[str, str],
+            service_root: str) -> dict[str, Any]:
+    """The JSON answer to a GET of a metadata path."""
+    position = _root(catalog, segments[0])
+    for segment in segments[1:]:
+        position = _step(position, segment)
+    options = MetaQuery.parse(query)
+    check(options, position.declared)
+    context = f"{service_root}/$metadata#{position.path}"
+    if position.property is not None:
+        assert position.one is not None
+        return {"@odata.context": context, "value": position.one.props[position.property]}
+    if position.many is not None:
+        nodes = apply_filter(position.many, position.declared, options.filter)
+        return {"@odata.context": context,
+                "value": [render(n, position.declared, options) for n in nodes]}
+    assert position.one is not None
+    if options.filter:
+        raise errors.bad_query("The query option $filter applies to collections only.")
+    return {"@odata.context": context + "/$entity",
+            **render(position.one, position.declared, options)}
 
 
-def many_to_one(table: Table) -> list[dict[str, Any]]:
-    """One relationship per lookup target, naming the single-valued navigation property."""
-    return [{"MetadataId": metadata_id(table.logical_name, "rel", nav),
-             "SchemaName": f"{table.logical_name}_{nav}", "ReferencingEntity": table.logical_name,
-             "ReferencingAttribute": attr.name, "ReferencedEntity": target,
-             "ReferencingEntityNavigationPropertyName": nav}
-            for attr in table.lookups() for nav, target in attr.navigation_names().items()]
+def _root(catalog: Catalog, segment: Segment) -> Position:
+    if segment.name == "EntityDefinitions":
+        nodes = [entity_node(catalog, t) for t in catalog.tables()]
+        return _keyed(Position(meta_type("EntityMetadata"), "EntityDefinitions", many=nodes),
+                      segment.key, ("LogicalName",), "an entity")
+    if segment.name == "RelationshipDefinitions":
+        position = Position(meta_type("RelationshipMetadataBase"), "RelationshipDefinitions",
+                            many=relationship_nodes(catalog))
+        return _keyed(position, segment.key, ("SchemaName",), "a relationship")
+    position = Position(meta_type("OptionSetMetadataBase"), "GlobalOptionSetDefinitions",
+                        many=[])  # every option set here is local to its column
+    return _keyed(position, segment.key, ("Name",), "an option set")
 
 
-def find_table(catalog: Catalog, key_text: str) -> Table:
-    key = parse_key(key_text)
-    for table in catalog.tables():
-        if key.record_id == metadata_id(table.logical_name) or (
-                key.values and key.values.get("LogicalName") == table.logical_name):
-            return table
-    raise errors.DataverseError(404, errors.OBJECT_DOES_NOT_EXIST, (
-        f"Could not find an entity with key value '{key_text}'."))
-
-
-def definitions(catalog: Catalog, key_text: str | None, query: dict[str, str],
-                service_root: str) -> dict[str, Any]:
-    expand = {e.strip() for e in query.get("$expand", "").split(",") if e.strip()}
-    unknown = expand - {"Attributes", "Keys", "ManyToOneRelationships"}
+def _keyed(position: Position, key: str | None, names: tuple[str, ...],
+           what: str) -> Position:
+    """The collection, or with ``key`` (a MetadataId or ``Name='…'``) the one it names."""
+    if key is None:
+        return position
+    assert position.many is not None
+    parsed = parse_key(key)
+    values = parsed.values or {}
+    unknown = [name for name in values if name not in names]
     if unknown:
-        raise errors.bad_query(f"Could not find a property named '{sorted(unknown)[0]}' on "
-                               "type 'Microsoft.Dynamics.CRM.EntityMetadata'.")
-    select = [s.strip() for s in query.get("$select", "").split(",") if s.strip()]
-    context = f"{service_root}/$metadata#EntityDefinitions"
-    if key_text is not None:
-        one = _selected(entity_definition(find_table(catalog, key_text), expand), select, expand)
-        return {"@odata.context": context + "/$entity", **one}
-    rows = [entity_definition(t, expand) for t in catalog.tables()]
-    if query.get("$filter"):
-        tree = _parse(query["$filter"])
-        rows = [r for r in rows if _evaluate(tree, r)]
-    return {"@odata.context": context, "value": [_selected(r, select, expand) for r in rows]}
+        raise errors.bad_query(f"'{unknown[0]}' is not a key of {position.declared.qualified}.")
+    for node in position.many:
+        if node.id == parsed.record_id or any(node.props.get(n) == v for n, v in values.items()):
+            return Position(position.declared, f"{position.path}({node.id})", one=node)
+    raise errors.DataverseError(404, errors.OBJECT_DOES_NOT_EXIST, (
+        f"Could not find {what} with key value '{key}'."))
 
 
-def _selected(row: dict[str, Any], select: list[str], expand: set[str]) -> dict[str, Any]:
-    if not select:
-        return row
-    keep = {*select, *expand, "MetadataId"}
-    return {k: v for k, v in row.items() if k in keep}
+def _step(position: Position, segment: Segment) -> Position:
+    if segment.name.startswith(NAMESPACE):
+        return _cast(position, segment)
+    node = position.one
+    if node is None:
+        raise errors.unknown_segment(segment.name)
+    if segment.name in position.declared.navigations and segment.name in node.navs:
+        return _navigate(position, node, segment)
+    if segment.name in position.declared.properties and segment.key is None \
+            and position.property is None:
+        return Position(position.declared, f"{position.path}/{segment.name}", one=node,
+                        property=segment.name)
+    raise errors.unknown_segment(segment.name)
 
 
-def _parse(text: str) -> ast._Node:
-    try:
-        return ODataParser().parse(ODataLexer().tokenize(text))
-    except exceptions.ODataException:
-        raise errors.bad_query(f"Syntax error in $filter '{text}'.") from None
+def _cast(position: Position, segment: Segment) -> Position:
+    path = f"{position.path}/{segment.name}"
+    if position.many is not None:
+        nodes, declared = cast(position.many, position.declared, segment.name)
+        return _keyed(Position(declared, path, many=nodes), segment.key,
+                      ("LogicalName", "SchemaName"), "an attribute")
+    assert position.one is not None
+    declared = cast_one(position.one, position.declared, segment.name)
+    return Position(declared, path, one=position.one)
 
 
-def _evaluate(node: ast._Node, row: dict[str, Any]) -> Any:
-    """A tiny interpreter for eq/ne/and/or/not over metadata properties."""
-    if isinstance(node, ast.BoolOp):
-        left, right = _evaluate(node.left, row), _evaluate(node.right, row)
-        return (left and right) if isinstance(node.op, ast.And) else (left or right)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-        return not _evaluate(node.operand, row)
-    if isinstance(node, ast.Compare) and isinstance(node.comparator, ast.Eq | ast.NotEq):
-        equal = _evaluate(node.left, row) == _evaluate(node.right, row)
-        return equal if isinstance(node.comparator, ast.Eq) else not equal
-    if isinstance(node, ast.Identifier):
-        return row.get(node.name)
-    if isinstance(node, ast.Attribute):
-        owner = _evaluate(node.owner, row)
-        return owner.get(node.attr) if isinstance(owner, dict) else None
-    if isinstance(node, ast._Literal):
-        return node.py_val
-    raise errors.bad_query("Only eq, ne, and, or and not are supported on EntityDefinitions.")
+def _navigate(position: Position, node: Node, segment: Segment) -> Position:
+    declared = navigation_type(position.declared, segment.name)
+    value = node.navs[segment.name]()
+    path = f"{position.path}/{segment.name}"
+    if isinstance(value, list):
+        names = ("SchemaName",) if "Relationship" in segment.name else ("LogicalName",)
+        return _keyed(Position(declared, path, many=value), segment.key, names, "an item")
+    if value is None:
+        raise errors.DataverseError(404, errors.OBJECT_DOES_NOT_EXIST, (
+            f"The navigation property '{segment.name}' has no value."))
+    return Position(declared, path, one=value)
+

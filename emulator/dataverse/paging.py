@@ -23,10 +23,10 @@ from urllib.parse import quote, unquote
 from xml.sax.saxutils import escape
 
 from emulator.dataverse import errors
-from emulator.dataverse.payload import format_datetime, parse_datetime
 from emulator.dataverse.query import OrderBy
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.dataverse.storage import Value
+from emulator.dataverse.timestamps import format_datetime, parse_datetime
 
 _HEX = re.compile(r"%[0-9A-F]{2}")
 
@@ -58,7 +58,7 @@ def cookie_value(attr: Attribute, text: str) -> Value:
         return text.strip("{}").lower()
     if attr.type is AttributeType.DATETIME:
         return parse_datetime(text)
-    if attr.type in (AttributeType.INTEGER, AttributeType.PICKLIST, AttributeType.BOOLEAN):
+    if attr.type in (AttributeType.INTEGER, AttributeType.BOOLEAN) or attr.type.is_option_set:
         return int(text)
     if attr.type in (AttributeType.DECIMAL, AttributeType.MONEY):
         return float(text)

@@ -43,17 +43,20 @@ def where_clause(env: Environment, table: Table, options: QueryOptions,
                  params: dict[str, Any]) -> list[str]:
     if not options.filter:
         return []
-    return [f"({filter_sql(options.filter, table, ALIAS, env.catalog, params)})"]
+    condition = filter_sql(options.filter, table, ALIAS, env.catalog, params,
+                           env.storage.clock.time())
+    return [f"({condition})"]
 
 
 def row_json_sql(env: Environment, table: Table, options: QueryOptions,
-                 prefs: prefer.Preferences) -> str:
-    """The stored JSON for whole plain rows; otherwise rendered for this query."""
+                 prefs: prefer.Preferences, params: dict[str, Any] | None = None) -> str:
+    """The stored JSON for whole plain rows; otherwise rendered for this query (a
+    ``$filter`` inside ``$expand`` adds its literals to ``params``)."""
     annotations = Annotations.from_preferences(prefs)
     if options.select is None and not options.expand and annotations == Annotations():
         return f"{ALIAS}.{JSON_COLUMN}"
-    return RowRenderer(env.catalog, annotations).json_sql(table, ALIAS, options.select,
-                                                          options.expand)
+    return RowRenderer(env.catalog, annotations, params).json_sql(
+        table, ALIAS, options.select, options.expand)
 
 
 def count_rows(env: Environment, table: Table, options: QueryOptions, limit: int | None) -> int:
@@ -69,7 +72,9 @@ def count_rows(env: Environment, table: Table, options: QueryOptions, limit: int
 
 
 def query_collection(env: Environment, table: Table, options: QueryOptions,
-                     read: ReadRequest) -> Page:
+                     read: ReadRequest, within: str | None = None) -> Page:
+    """One page of ``table``'s rows; ``within`` (a SQL condition over alias ``t``) limits
+    them further, e.g. to the rows related to one record."""
     prefs = read.prefs
     page_size = prefs.max_page_size
     paged = page_size is not None or options.top is None
@@ -78,11 +83,11 @@ def query_collection(env: Environment, table: Table, options: QueryOptions,
             else prefer.MAX_PAGE_SIZE
     order = paging.ordering(table, options.orderby)
     params: dict[str, Any] = {}
-    where = where_clause(env, table, options, params)
+    where = where_clause(env, table, options, params) + ([within] if within else [])
     cookie = paging.decode_cookie(options.skiptoken, order) if options.skiptoken else None
     if cookie:
         where.append(paging.keyset_sql(order, cookie.last, ALIAS, params))
-    row_sql = row_json_sql(env, table, options, prefs)
+    row_sql = row_json_sql(env, table, options, prefs, params)
     ordering_columns = ", ".join(f'{ALIAS}."{o.attribute.column}"' for o in order)
     sql = (f"SELECT {row_sql}, {ordering_columns} FROM {table.sql_table} AS {ALIAS}"
            + (" WHERE " + " AND ".join(where) if where else "")
@@ -126,10 +131,12 @@ def _counts(env: Environment, table: Table, options: QueryOptions,
 def retrieve_one(env: Environment, table: Table, record_id: str, options: QueryOptions,
                  read: ReadRequest) -> str | None:
     """The record's JSON with ``@odata.context …/$entity``; None when it does not exist."""
-    row_sql = row_json_sql(env, table, options, read.prefs)
+    params: dict[str, Any] = {}
+    row_sql = row_json_sql(env, table, options, read.prefs, params)
+    params["record_id"] = record_id
     row = env.storage.db.execute(
         f'SELECT {row_sql} FROM {table.sql_table} AS {ALIAS} '
-        f'WHERE {ALIAS}."{table.primary_id}" = ?', (record_id,)).fetchone()
+        f'WHERE {ALIAS}."{table.primary_id}" = :record_id', params).fetchone()
     if row is None:
         return None
     context = context_url(read.service_root, table, options.context_suffix(), entity=True)

@@ -9,17 +9,34 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from emulator.dataverse import errors, metadata, writes
+from emulator.dataverse import (
+    access,
+    csdl,
+    duplicates,
+    errors,
+    files,
+    metadata,
+    navigation,
+    principals,
+    writes,
+)
 from emulator.dataverse.auth import PRINCIPAL, authenticate
+from emulator.dataverse.callers import CURRENT, Caller, acting_as
 from emulator.dataverse.environment import Environment, environment
+from emulator.dataverse.events import PENDING
 from emulator.dataverse.prefer import Preferences, parse_prefer
-from emulator.dataverse.query import parse_options
+from emulator.dataverse.query import (
+    check_custom_options,
+    collection_link,
+    collection_target,
+    parse_options,
+)
 from emulator.dataverse.reads import ReadRequest, count_rows, query_collection, retrieve_one
 from emulator.dataverse.render import JSON_TYPE, context_url, value_sql
 from emulator.dataverse.schema import Table
@@ -62,32 +79,84 @@ async def web_api(request: web.Request) -> web.StreamResponse:
         return errors.error_response(errors.unknown_segment(request.match_info["version"]))
     try:
         authenticate(request, state)
-        return await dispatch(request)
+        async with environment(request).pipeline.request_scope():
+            return await dispatch(request)
     except errors.DataverseError as exc:
         return errors.error_response(exc)
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
-    """Answer one authenticated Web API request (errors become Dataverse error JSON)."""
+    """Answer one authenticated Web API request (errors become Dataverse error JSON).
+
+    The request acts as its caller's ``systemuser`` (or the one it impersonates); a
+    ``$batch`` part without impersonation headers acts as its batch does."""
+    pending = PENDING.get()
+    mark = len(pending) if pending is not None else 0
     try:
-        return await _route(_call(request))
+        call = _call(request)
+        with acting_as(_caller(call)):
+            return await _route_with_steps(call)
     except errors.DataverseError as exc:
+        if pending is not None:
+            del pending[mark:]  # the operation failed: its events never happened
         return errors.error_response(exc)
     except Exception:  # a bug: answer like Dataverse would, without a traceback on the wire
+        if pending is not None:
+            del pending[mark:]
         log.exception("dataverse.unexpected_error")
         return errors.error_response(errors.DataverseError(
             500, errors.UNEXPECTED, "An unexpected error occurred."))
+
+
+async def _route_with_steps(call: Call) -> web.StreamResponse:
+    """Route the request; while synchronous webhook steps exist, a write runs alone inside a
+    transaction, and its synchronous deliveries go out before it commits."""
+    pipeline = call.env.pipeline
+    if not pipeline.needs_isolation(call.method):
+        return await _route(call)
+    async with pipeline.isolated():
+        pending = PENDING.get()
+        if pending is None:  # not inside a Web API request: nothing to deliver here
+            pending = []
+        mark = len(pending)
+        with call.env.storage.store.transaction():
+            response = await _route(call)
+            if response.status < 400:
+                await pipeline.deliver_sync(pending[mark:])
+        return response
+
+
+def _caller(call: Call) -> Caller:
+    headers = call.request.headers
+    current = CURRENT.get()
+    if current is not None and not ({"CallerObjectId", "MSCRMCallerID"} & set(headers)):
+        return current
+    state = call.request.app[STATE]
+    return principals.caller_for(call.env, state.directory, call.request[PRINCIPAL], headers)
 
 
 def _call(request: web.Request) -> Call:
     version = request.match_info.get("version", "v9.2")
     path = request.match_info.get("path", "")
     prefs = parse_prefer(request.headers.getall("Prefer", []))
+    segments = [_aliased(s, request.query) for s in split_path(path)] if path else []
     return Call(request, environment(request), f"{request.url.origin()}/api/data/{version}",
-                split_path(path) if path else [], prefs)
+                segments, prefs)
+
+
+def _aliased(segment: Segment, query: Mapping[str, str]) -> Segment:
+    """``serviceendpoints(@id)?@id=<guid>``: a parameter alias as the key, as the docs use."""
+    if segment.key and segment.key.startswith("@"):
+        if segment.key not in query:
+            raise errors.bad_query(f"The parameter alias '{segment.key}' has no value.")
+        return Segment(segment.name, query[segment.key])
+    return segment
 
 
 async def _route(call: Call) -> web.StreamResponse:
+    if call.segments and call.segments[0].name == "$metadata" and call.method == "GET":
+        return csdl_document(call)
+    check_custom_options(call.request.query)
     if not call.segments:
         return service_document(call)
     first = call.segments[0]
@@ -95,11 +164,13 @@ async def _route(call: Call) -> web.StreamResponse:
         return await call.env.operations[first.name](call.request)
     if first.name == "WhoAmI" and first.key in (None, ""):
         return who_am_i(call)
-    if first.name == "EntityDefinitions":
-        return entity_definitions(call, first.key)
+    if first.name in metadata.ROOTS:
+        return entity_definitions(call)
     table = call.env.catalog.by_entity_set(first.name)
     if table is None:
         raise errors.unknown_segment(first.name)
+    access.authorize(call.env, table, access.kinds(call.method, call.segments[1:],
+                                                   first.key is not None))
     if first.key is None:
         return await _collection_route(call, table)
     return await _record_route(call, table, first.key)
@@ -129,6 +200,10 @@ async def _collection_route(call: Call, table: Table) -> web.StreamResponse:
 
 async def _record_route(call: Call, table: Table, key: str) -> web.StreamResponse:
     rest = call.segments[1:]
+    file_column = files.is_file_column(table, rest[0].name) if rest else None
+    if file_column is not None and (len(rest) == 1 or rest[1:] == [Segment("$value")]):
+        return await files.column_route(call.env, call.request, table, key, file_column,
+                                        value_segment=len(rest) == 2)
     if not rest:
         handlers = {"GET": retrieve, "PATCH": upsert, "DELETE": delete}
         handler = handlers.get(call.method)
@@ -172,6 +247,14 @@ async def read_json(call: Call, table: Table | None = None) -> Any:
         raise errors.bad_payload(name, "The request body is not valid JSON.") from None
 
 
+def csdl_document(call: Call) -> web.Response:
+    if set(call.request.query) - {"annotations"}:
+        raise errors.bad_query("$metadata takes no query option but 'annotations'.")
+    annotations = call.request.query.get("annotations", "false").lower() == "true"
+    return web.Response(text=csdl.document(call.env.catalog, annotations),
+                        content_type="application/xml", headers=errors.ODATA_HEADERS)
+
+
 def service_document(call: Call) -> web.Response:
     sets = [{"name": t.entity_set, "kind": "EntitySet", "url": t.entity_set}
             for t in call.env.catalog.tables()]
@@ -179,28 +262,24 @@ def service_document(call: Call) -> web.Response:
 
 
 def who_am_i(call: Call) -> web.Response:
-    principal = call.request[PRINCIPAL]
-    subject = str(principal.get("oid") or principal.get("sub") or principal.get("appid") or "")
-    user_id = subject if _is_guid(subject) else str(uuid.uuid5(uuid.NAMESPACE_URL, subject))
+    """The systemuser the request acts as (the impersonated one, when impersonating)."""
+    caller = CURRENT.get()
+    assert caller is not None
+    users = call.env.catalog.by_logical_name("systemuser")
+    assert users is not None
+    row = call.env.storage.fetch(users, caller.user_id)
+    unit = row["_businessunitid_value"] if row is not None else call.env.business_unit_id
     return json_response({
         "@odata.context": f"{call.service_root}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-        "BusinessUnitId": call.env.business_unit_id, "UserId": user_id,
+        "BusinessUnitId": unit, "UserId": caller.user_id,
         "OrganizationId": call.env.organization_id})
 
 
-def _is_guid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
-
-
-def entity_definitions(call: Call, key: str | None) -> web.Response:
+def entity_definitions(call: Call) -> web.Response:
     if call.method != "GET":
         raise _method_not_allowed(call)
-    return json_response(metadata.definitions(call.env.catalog, key, dict(call.request.query),
-                                              call.service_root))
+    return json_response(metadata.respond(call.env.catalog, call.segments,
+                                          dict(call.request.query), call.service_root))
 
 
 def list_rows(call: Call, table: Table) -> web.Response:
@@ -247,13 +326,17 @@ async def retrieve(call: Call, table: Table, key: str) -> web.Response:
 
 
 async def create(call: Call, table: Table) -> web.Response:
-    record_id = writes.create(call.env, table, await read_json(call, table))
+    record_id = writes.create(call.env, table, await read_json(call, table),
+                              detect_duplicates=duplicates.wanted(call.request.headers))
     return _written(call, table, record_id, created=True, key=record_id)
 
 
 async def upsert(call: Call, table: Table, key: str) -> web.Response:
+    exists = writes.resolve(call.env, table, key)[0] is not None
+    access.authorize(call.env, table, ("Write",) if exists else ("Create",))
     body = await read_json(call, table)
-    result = writes.upsert(call.env, table, key, body, call.conditions())
+    result = writes.upsert(call.env, table, key, body, call.conditions(),
+                           detect_duplicates=duplicates.wanted(call.request.headers))
     return _written(call, table, result.record_id, created=result.created, key=key)
 
 
@@ -277,11 +360,15 @@ async def property_route(call: Call, table: Table, key: str, name: str) -> web.R
         body = await read_json(call, table)
         if not isinstance(body, dict) or "value" not in body:
             raise errors.bad_payload(table.entity_set, "A property PUT needs {\"value\": …}.")
-        writes.set_property(call.env, table, key, name, body["value"])
+        writes.set_property(call.env, table, key, name, body["value"], call.conditions())
         return no_content()
     if call.method == "DELETE":
-        writes.set_property(call.env, table, key, name, None)
+        writes.set_property(call.env, table, key, name, None, call.conditions())
         return no_content()
+    if call.method == "GET" and navigation.is_navigation(table, name):
+        body, headers = navigation.read(call.env, table, key, name, call.request.query,
+                                        call.read_request())
+        return json_response(body, headers=headers) if body is not None else no_content()
     if call.method == "GET":
         return _property_value(call, table, key, name)
     raise _method_not_allowed(call)
@@ -292,7 +379,7 @@ def _property_value(call: Call, table: Table, key: str, name: str) -> web.Respon
     attr = table.attribute_by_column(name)
     if attr is None:
         raise errors.unknown_property(name, table.logical_name)
-    value = value_sql(attr, f't."{attr.column}"')
+    value = "'null'" if attr.write_only else value_sql(attr, f't."{attr.column}"')
     row = call.env.storage.db.execute(
         f"SELECT {value} FROM {table.sql_table} AS t "
         f'WHERE t."{table.primary_id}" = ?', (record_id,)).fetchone()
@@ -318,8 +405,8 @@ async def reference_route(call: Call, table: Table, key: str, nav: str,
 
 def _member_reference(env: Environment, table: Table, nav: str, member: str) -> str:
     """``accounts(1)/contact_customer_accounts(2)/$ref`` names member ``contacts(2)``."""
-    collection = table.collections.get(nav)
-    source = env.catalog.by_logical_name(collection.source) if collection else None
+    link = collection_link(table, nav)
+    source = env.catalog.by_logical_name(collection_target(table, link)) if link else None
     if source is None:
         raise errors.unknown_property(nav, table.logical_name)
     return f"{source.entity_set}({member})"

@@ -26,12 +26,22 @@ class AttributeType(StrEnum):
     BOOLEAN = "Boolean"
     DATETIME = "DateTime"
     PICKLIST = "Picklist"
+    STATE = "State"  # statecode: Active/Inactive and the like
+    STATUS = "Status"  # statuscode: the status reasons, each belonging to one state
     LOOKUP = "Lookup"
+    MULTISELECT = "MultiSelectPicklist"  # choices: "1,3" on the wire (metadata: Virtual)
+    FILE = "File"  # file column: content through …/<column>/$value (metadata: Virtual)
+    IMAGE = "Image"  # image column, like a file column with an image's limits
     UNIQUEIDENTIFIER = "Uniqueidentifier"
 
     @property
     def is_text(self) -> bool:
         return self in (AttributeType.STRING, AttributeType.MEMO)
+
+    @property
+    def is_option_set(self) -> bool:
+        """Stored as one integer chosen from labelled options."""
+        return self in (AttributeType.PICKLIST, AttributeType.STATE, AttributeType.STATUS)
 
 
 @dataclass(frozen=True)
@@ -41,10 +51,19 @@ class Attribute:
     name: str
     type: AttributeType
     max_length: int | None = None  # strings and memos
-    options: dict[int, str] = field(default_factory=dict)  # picklist value -> label
+    options: dict[int, str] = field(default_factory=dict)  # option value -> label
+    # For a Status attribute: the state each status reason belongs to (value -> statecode).
+    option_states: dict[int, int] = field(default_factory=dict)
     targets: tuple[str, ...] = ()  # lookup target table logical names
     read_only: bool = False  # system columns: createdon, modifiedon, versionnumber, the id
     formula: str | None = None  # SQL over other columns: a computed column such as fullname
+    display_name: str = ""  # the column's label; derived from its name when empty
+    # A lookup's metadata AttributeType: Lookup, Customer (account or contact) or Owner.
+    lookup_kind: str = "Lookup"
+    # A lookup's 1:N relationship names by target; generated when a target is not named.
+    relationship_names: dict[str, str] = field(default_factory=dict)
+    max_size_kb: int | None = None  # file and image columns
+    write_only: bool = False  # a secret (serviceendpoint.authvalue): reads answer null
 
     @property
     def column(self) -> str:
@@ -87,6 +106,36 @@ class CollectionNavigation:
     attribute: Attribute  # the lookup on the referencing table
 
 
+@dataclass(frozen=True)
+class OneToMany:
+    """A 1:N relationship: ``referencing``'s ``lookup`` points at ``referenced`` rows.
+
+    Its schema name is also the collection-valued navigation property on ``referenced``;
+    ``referencing_nav`` is the single-valued one on ``referencing``.
+    """
+
+    schema_name: str
+    referenced: str
+    referencing: str
+    lookup: Attribute
+    referencing_nav: str
+
+
+@dataclass(frozen=True)
+class ManyToMany:
+    """An N:N relationship, kept in the intersect table ``intersect`` (rows of two ids).
+
+    Its schema name is the collection-valued navigation property on both tables.
+    """
+
+    schema_name: str
+    entity1: str
+    entity2: str
+    intersect: str
+    entity1_attribute: str  # the intersect column holding entity1's id
+    entity2_attribute: str
+
+
 @dataclass
 class Table:
     logical_name: str
@@ -98,6 +147,7 @@ class Table:
     change_tracking: bool = True
     display_name: str = ""
     collections: dict[str, CollectionNavigation] = field(default_factory=dict)
+    many_to_many: dict[str, ManyToMany] = field(default_factory=dict)  # by navigation name
 
     def __post_init__(self) -> None:
         for name in (self.logical_name, *self.attributes):
@@ -130,6 +180,13 @@ class Table:
 
     def navigations(self) -> dict[str, Navigation]:
         return dict(self._navigation)
+
+    def default_status(self, state: int) -> int | None:
+        """The status reason a row gets when it enters ``state`` (the first one listed)."""
+        status = self.attributes.get("statuscode")
+        if status is None:
+            return None
+        return next((v for v, s in status.option_states.items() if s == state), None)
 
     def key_named(self, columns: frozenset[str]) -> AlternateKey | None:
         """The alternate key made of exactly these attributes, if one is declared."""

@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from emulator.clock import EmulatorClock
-from emulator.dataverse import errors
+from emulator.dataverse import callers, errors, notes, states
+from emulator.dataverse.events import Observer, RowEvent
+from emulator.dataverse.intersect import Intersects
 from emulator.dataverse.schema import Attribute, AttributeType, Table
 from emulator.store import Store
 
@@ -36,6 +38,11 @@ _SQL_TYPES = {
     AttributeType.LOOKUP: "TEXT COLLATE NOCASE",
     AttributeType.INTEGER: "INTEGER",
     AttributeType.PICKLIST: "INTEGER",
+    AttributeType.STATE: "INTEGER",
+    AttributeType.STATUS: "INTEGER",
+    AttributeType.MULTISELECT: "TEXT",  # the chosen values as "1,3"
+    AttributeType.FILE: "TEXT",  # the file's id; its content lives in dv_file
+    AttributeType.IMAGE: "TEXT",
     AttributeType.BOOLEAN: "INTEGER",
     AttributeType.DATETIME: "INTEGER",
     AttributeType.DECIMAL: "REAL",
@@ -46,6 +53,11 @@ _DELETED_DDL = (
     "CREATE TABLE IF NOT EXISTS dv_deleted (logical_name TEXT NOT NULL, id TEXT NOT NULL, "
     "versionnumber INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS dv_deleted_version ON dv_deleted (logical_name, versionnumber)",
+    # The contents of file and image columns (see files.py), base64.
+    "CREATE TABLE IF NOT EXISTS dv_file (fileid TEXT PRIMARY KEY, logical_name TEXT, "
+    "record_id TEXT COLLATE NOCASE, column_name TEXT, filename TEXT, mimetype TEXT, "
+    "size INTEGER, content TEXT)",
+    "CREATE INDEX IF NOT EXISTS dv_file_record ON dv_file (logical_name, record_id)",
 )
 
 
@@ -125,6 +137,9 @@ class DataverseStore:
         self._json_sql: dict[str, str] = {}
         self.db = store.db
         self.clock = clock
+        self.system_user_id = ""  # the SYSTEM user, set once the environment made it
+        self.intersects: Intersects | None = None  # N:N rows, left when a row is deleted
+        self.observer: Observer | None = None  # the event pipeline (webhook steps)
         for statement in _DELETED_DDL:
             self.db.execute(statement)
         self.versions = VersionCounter(self._max_version(["dv_deleted"]))
@@ -146,7 +161,8 @@ class DataverseStore:
 
     def insert(self, table: Table, values: Mapping[str, Value]) -> str:
         """Create one row; returns its id. ``values`` are keyed by column."""
-        row = dict(values)
+        row = callers.on_create(table, states.on_create(table, notes.on_write(table, values)),
+                                self.system_user_id)
         row.setdefault(table.primary_id, new_id())
         now = self.now_s()
         row.setdefault("createdon", now)
@@ -154,6 +170,7 @@ class DataverseStore:
         row["versionnumber"] = self.versions.next()
         self._insert_rows(table, list(row), [tuple(row.values())])
         self._render(table, f'"{table.primary_id}" = ?', [row[table.primary_id]])
+        self._created(table, [(str(row[table.primary_id]), row)])
         return str(row[table.primary_id])
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Value]]) -> list[str]:
@@ -162,7 +179,11 @@ class DataverseStore:
         now = self.now_s()
         ids: list[str] = []
         tuples = []
+        written: list[tuple[str, Mapping[str, Value]]] = []
+        watched = self._watched("Create", table)  # rows are kept for the events only if so
+        stamps = callers.create_stamps(table, self.system_user_id)
         for row, version in zip(rows, self.versions.take(len(rows)), strict=True):
+            row = stamps.apply(states.on_create(table, notes.on_write(table, row)))
             full = {c: row.get(c) for c in columns}
             full[table.primary_id] = full[table.primary_id] or new_id()
             full["createdon"] = full["createdon"] if full["createdon"] is not None else now
@@ -171,11 +192,32 @@ class DataverseStore:
             full["versionnumber"] = version
             ids.append(str(full[table.primary_id]))
             tuples.append(tuple(full.values()))
+            if watched:
+                written.append((ids[-1], {c: v for c, v in full.items() if v is not None}))
         self._insert_rows(table, columns, tuples)
         if rows:
             first = tuples[0][columns.index("versionnumber")]
             self._render(table, "versionnumber BETWEEN ? AND ?", [first, self.versions.last])
+        if watched:
+            self._created(table, written)
         return ids
+
+    def _watched(self, message: str, table: Table) -> bool:
+        return self.observer is not None and self.observer.watches(message, table)
+
+    def _created(self, table: Table, rows: list[tuple[str, Mapping[str, Value]]]) -> None:
+        if not self._watched("Create", table):
+            return
+        assert self.observer is not None
+        for record_id, target in rows:
+            self.observer.observe(RowEvent("Create", table, record_id, target, None,
+                                           self._row(table, record_id)))
+
+    def _row(self, table: Table, record_id: str) -> dict[str, Any] | None:
+        row = self.fetch(table, record_id)
+        if row is None:
+            return None
+        return {k: v for k, v in dict(row).items() if k != JSON_COLUMN}
 
     def _insert_rows(self, table: Table, columns: list[str], rows: list[tuple[Value, ...]]) -> None:
         names = ", ".join(f'"{c}"' for c in columns)
@@ -190,14 +232,21 @@ class DataverseStore:
 
         ``modified_s`` lets one bulk request stamp all its rows with one clock reading.
         """
+        values = callers.on_update(table, states.on_update(table, notes.on_write(table, values)),
+                                   self.system_user_id)
         version = self.versions.next()
         modified = self.now_s() if modified_s is None else modified_s
         row = {**values, "modifiedon": modified, "versionnumber": version}
+        watched = self._watched("Update", table)
+        before = self._row(table, record_id) if watched else None
         assignments = ", ".join(f'"{c}" = ?' for c in row)
         sql = f'UPDATE {table.sql_table} SET {assignments} WHERE "{table.primary_id}" = ?'
         with self._integrity(table), self.store.transaction() as db:
             db.execute(sql, [*row.values(), record_id])
         self._render(table, f'"{table.primary_id}" = ?', [record_id])
+        if watched and self.observer is not None and before is not None:
+            self.observer.observe(RowEvent("Update", table, record_id, row, before,
+                                           self._row(table, record_id)))
         return version
 
     def _render(self, table: Table, where: str, params: list[Value]) -> None:
@@ -209,6 +258,7 @@ class DataverseStore:
                         f"WHERE {where}", params)
 
     def delete(self, table: Table, record_id: str) -> bool:
+        before = self._row(table, record_id) if self._watched("Delete", table) else None
         with self.store.transaction() as db:
             cursor = db.execute(
                 f'DELETE FROM {table.sql_table} WHERE "{table.primary_id}" = ?', (record_id,))
@@ -216,6 +266,12 @@ class DataverseStore:
                 return False
             db.execute("INSERT INTO dv_deleted VALUES (?, ?, ?)",
                        (table.logical_name, record_id.lower(), self.versions.next()))
+            if self.intersects is not None:
+                self.intersects.forget(table.logical_name, record_id)
+            db.execute("DELETE FROM dv_file WHERE logical_name = ? AND record_id = ?",
+                       (table.logical_name, record_id))
+        if before is not None and self.observer is not None:
+            self.observer.observe(RowEvent("Delete", table, record_id, {}, before, None))
         return True
 
     def fetch(self, table: Table, record_id: str) -> sqlite3.Row | None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.dataverse import errors
+from emulator.dataverse import duplicates, errors
 from emulator.dataverse.environment import Environment
 from emulator.dataverse.payload import PayloadReader, coerce
-from emulator.dataverse.schema import Table
+from emulator.dataverse.pipeline.registrations import check_step
+from emulator.dataverse.schema import ManyToMany, Table
 from emulator.dataverse.storage import Value
 from emulator.dataverse.urls import Key, parse_key, parse_reference
 
@@ -81,23 +82,51 @@ def _etag(version: int) -> str:
     return f'W/"{version}"'
 
 
-def create(env: Environment, table: Table, body: Any) -> str:
-    return env.storage.insert(table, PayloadReader(env, table).read(body))
+def create(env: Environment, table: Table, body: Any, *,
+           detect_duplicates: bool = False) -> str:
+    reader = PayloadReader(env, table)
+    values = reader.read(body)
+    _check_registration(table, values)
+    if detect_duplicates:
+        duplicates.check(env, table, values)
+    with env.storage.store.transaction():
+        record_id = env.storage.insert(table, values)
+        _link(env, table, record_id, reader)
+    return record_id
+
+
+def _check_registration(table: Table, values: dict[str, Value]) -> None:
+    if table.logical_name == "sdkmessageprocessingstep":
+        check_step(values)
+
+
+def _link(env: Environment, table: Table, record_id: str, reader: PayloadReader) -> None:
+    """Associate the rows a body bound through collection-valued navigation properties."""
+    for nav, reference in reader.links:
+        associate(env, table, record_id, nav, reference)
 
 
 def upsert(env: Environment, table: Table, key_text: str, body: Any,
-           conditions: Conditions) -> WriteResult:
+           conditions: Conditions, *, detect_duplicates: bool = False) -> WriteResult:
     record_id, key = resolve(env, table, key_text)
     check_version(env, table, record_id, key_text, conditions)
-    values = PayloadReader(env, table).read(body)
-    if record_id is not None:
-        for column in (table.primary_id, *(key.values or {})):
-            values.pop(column, None)  # keys cannot be changed through an upsert
-        if values:
-            env.storage.update(table, record_id, values)
-        return WriteResult(record_id, created=False)
-    from_url = {table.primary_id: key.record_id} if key.record_id else key_values(table, key)
-    return WriteResult(env.storage.insert(table, {**from_url, **values}), created=True)
+    reader = PayloadReader(env, table)
+    values = reader.read(body)
+    _check_registration(table, values)
+    if detect_duplicates:
+        duplicates.check(env, table, values, record_id)
+    with env.storage.store.transaction():
+        if record_id is not None:
+            for column in (table.primary_id, *(key.values or {})):
+                values.pop(column, None)  # keys cannot be changed through an upsert
+            if values:
+                env.storage.update(table, record_id, values)
+            _link(env, table, record_id, reader)
+            return WriteResult(record_id, created=False)
+        from_url = {table.primary_id: key.record_id} if key.record_id else key_values(table, key)
+        created = env.storage.insert(table, {**from_url, **values})
+        _link(env, table, created, reader)
+        return WriteResult(created, created=True)
 
 
 def delete(env: Environment, table: Table, key_text: str, conditions: Conditions) -> None:
@@ -107,8 +136,11 @@ def delete(env: Environment, table: Table, key_text: str, conditions: Conditions
     env.storage.delete(table, record_id)
 
 
-def set_property(env: Environment, table: Table, key_text: str, name: str, value: Any) -> None:
+def set_property(env: Environment, table: Table, key_text: str, name: str, value: Any,
+                 conditions: Conditions | None = None) -> None:
     record_id = require(env, table, key_text)
+    if conditions is not None and conditions.if_match is not None:
+        check_version(env, table, record_id, key_text, conditions)
     attr = table.attributes.get(name)
     if attr is None or attr.read_only or attr.column != name:
         raise errors.unknown_property(name, table.logical_name)
@@ -125,8 +157,12 @@ def set_reference(env: Environment, table: Table, key_text: str, nav_name: str,
 
 def associate(env: Environment, table: Table, key_text: str, nav_name: str,
               reference: str) -> None:
-    """POST ``…/<collection nav>/$ref``: point the referenced row's lookup at this row."""
+    """POST ``…/<collection nav>/$ref``: point the referenced row's lookup at this row (1:N),
+    or add the pair to the intersect table (N:N)."""
     record_id = require(env, table, key_text)
+    if nav_name in table.many_to_many:
+        _associate_many(env, table, record_id, table.many_to_many[nav_name], reference, True)
+        return
     nav = table.collections.get(nav_name)
     if nav is None:
         raise errors.unknown_property(nav_name, table.logical_name)
@@ -146,11 +182,14 @@ def disassociate(env: Environment, table: Table, key_text: str, nav_name: str,
         set_reference(env, table, key_text, nav_name, None)
         return
     record_id = require(env, table, key_text)
+    if reference is None:
+        raise errors.bad_query("Removing a collection member needs $id or a keyed segment.")
+    if nav_name in table.many_to_many:
+        _associate_many(env, table, record_id, table.many_to_many[nav_name], reference, False)
+        return
     nav = table.collections.get(nav_name)
     if nav is None:
         raise errors.unknown_property(nav_name, table.logical_name)
-    if reference is None:
-        raise errors.bad_query("Removing a collection member needs $id or a keyed segment.")
     source = _collection_source(env, nav.source)
     segment = parse_reference(reference)
     source_id = require(env, source, segment.key or "")
@@ -158,6 +197,24 @@ def disassociate(env: Environment, table: Table, key_text: str, nav_name: str,
     if row is not None and row[nav.attribute.column] == record_id:
         env.storage.update(source, source_id, {nav.attribute.column: None,
                                                nav.attribute.type_column: None})
+
+
+def _associate_many(env: Environment, table: Table, record_id: str, relation: ManyToMany,
+                    reference: str, add: bool) -> None:
+    other_name = relation.entity2 if relation.entity1 == table.logical_name else relation.entity1
+    other = _collection_source(env, other_name)
+    segment = parse_reference(reference)
+    if segment.name != other.entity_set:
+        raise errors.bad_query(f"'{relation.schema_name}' holds {other.entity_set}, not "
+                               f"{segment.name}.")
+    other_id = require(env, other, segment.key or "")
+    pair = (record_id, other_id) if relation.entity1 == table.logical_name else (
+        other_id, record_id)
+    if add:
+        env.intersects.associate(relation, *pair)
+    elif not env.intersects.disassociate(relation, *pair):
+        raise errors.DataverseError(404, errors.OBJECT_DOES_NOT_EXIST, (
+            f"The records are not associated through '{relation.schema_name}'."))
 
 
 def _collection_source(env: Environment, logical_name: str) -> Table:

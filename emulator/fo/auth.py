@@ -15,6 +15,7 @@ import jwt
 from emulator.dataverse.auth import environment_urls
 from emulator.directory import DEFAULT_TENANT
 from emulator.fo import errors
+from emulator.origins import without_default_port
 from emulator.state import EmulatorState
 from emulator.tokens import TokenRejected
 
@@ -37,7 +38,8 @@ def verify_bearer(state: EmulatorState, authorization: str | None) -> dict[str, 
         raise _challenge(state, "The access token is malformed.") from None
     audiences = audience if isinstance(audience, list) else [audience]
     urls = environment_urls(state)
-    accepted = [a for a in audiences if isinstance(a, str) and a.rstrip("/") in urls]
+    accepted = [a for a in audiences
+                if isinstance(a, str) and without_default_port(a.rstrip("/")) in urls]
     if not accepted:
         raise _challenge(state, "The access token is for another audience.")
     try:

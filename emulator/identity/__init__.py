@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from emulator.identity import adfs, authorize, control, discovery, token_endpoint
+from emulator.identity import adfs, authorize, control, device_flow, discovery, token_endpoint
 from emulator.identity.runtime import install, runtime_of
 from emulator.identity.specs import AppSpec, TokenSettingsPatch, UserSpec, problems
 from emulator.seed import SeedError
@@ -32,6 +32,7 @@ def setup(app: web.Application, state: EmulatorState) -> None:
     install(state)
     app.add_routes(control.routes)
     adfs.add_routes(app)  # before the /{tenant}/ routes, so "adfs" is never taken for a tenant
+    device_flow.add_routes(app)
     app.add_routes(discovery.routes)
     tenant = "/{tenant}/oauth2/v2.0"
     app.router.add_get(f"{tenant}/authorize", authorize.entra_authorize)

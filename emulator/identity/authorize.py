@@ -60,7 +60,9 @@ async def authorize(request: web.Request, segment: str) -> web.Response:
     try:
         _check_request(auth)
     except IdentityError as err:
-        return auth.redirect({"error": err.entry.error, "error_description": str(err)})
+        # At /authorize a missing consent is the OAuth error consent_required.
+        error = "consent_required" if err.code == 65001 else err.entry.error
+        return auth.redirect({"error": error, "error_description": str(err)})
     if request.method == "POST":
         return await _sign_in_from_form(request, state, auth)
     username = runtime_of(state).auto_sign_in_username
@@ -94,6 +96,9 @@ def _check_request(auth: AuthorizeRequest) -> None:
     if not params.get("code_challenge") or params.get("code_challenge_method") != "S256":
         raise IdentityError(9002325)
     parse_scopes(params.get("scope", ""), params.get("resource") if auth.realm.is_adfs else None)
+    if not auth.app.consented:  # an admin has to grant the app its permissions first
+        raise IdentityError(65001, {"client_id": auth.app.client_id,
+                                    "name": auth.app.display_name})
 
 
 async def _sign_in_from_form(request: web.Request, state: EmulatorState,

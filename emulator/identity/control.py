@@ -7,6 +7,8 @@ JSON in, JSON out; bad input is a 400 ``{"error": "<every problem>"}``.
 * ``GET|POST /token-settings`` (:class:`TokenSettingsPatch`) → the settings now in force
 * ``POST /users/{username}/revoke-refresh-tokens`` → ``{"username", "revoked": <count>}``
 * ``POST /users/{username}/mfa`` ``{"required": bool}`` → the user
+* ``POST /apps/{client_id}/consent`` ``{"granted": bool}`` → the app (AADSTS65001 while false)
+* ``POST /device-codes/approve`` ``{"user_code", "username"}`` → the approval
 * ``POST /auto-sign-in`` ``{"username": str | null}`` → ``{"username": …}``
 """
 
@@ -19,6 +21,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from emulator.directory import User
+from emulator.identity.errors import IdentityError
 from emulator.identity.runtime import runtime_of
 from emulator.identity.specs import (
     AppSpec,
@@ -108,6 +111,33 @@ async def set_mfa(request: web.Request) -> web.Response:
         raise bad_request('the body must be {"required": true} or {"required": false}')
     user.mfa_required = required
     return web.json_response(describe_user(user))
+
+
+@routes.post(f"{PREFIX}/apps/{{client_id}}/consent")
+async def set_consent(request: web.Request) -> web.Response:
+    """``{"granted": false}``: user sign-ins to the app get AADSTS65001 until it is true."""
+    app = request.app[STATE].directory.apps.get(request.match_info["client_id"])
+    if app is None:
+        raise bad_request(f"no app {request.match_info['client_id']!r}; create it with POST "
+                          f"{PREFIX}/apps")
+    granted = (await _json_object(request)).get("granted")
+    if not isinstance(granted, bool):
+        raise bad_request('the body must be {"granted": true} or {"granted": false}')
+    app.consented = granted
+    return web.json_response(describe_app(app))
+
+
+@routes.post(f"{PREFIX}/device-codes/approve")
+async def approve_device_code(request: web.Request) -> web.Response:
+    """``{"user_code": …, "username": …}``: that user signed in with the code."""
+    state = request.app[STATE]
+    body = await _json_object(request)
+    user = _existing_user(state, str(body.get("username", "")))
+    try:
+        runtime_of(state).device_codes.approve(str(body.get("user_code", "")), user.username)
+    except IdentityError as err:
+        raise bad_request(str(err)) from err
+    return web.json_response({"user_code": body.get("user_code"), "username": user.username})
 
 
 @routes.post(f"{PREFIX}/auto-sign-in")

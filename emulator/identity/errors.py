@@ -43,6 +43,15 @@ CATALOGUE: dict[int, AadstsCode] = {
                       "password."),
     54005: AadstsCode("invalid_grant", "OAuth2 Authorization code was already redeemed, please "
                       "retry with a new valid code or use an existing refresh token."),
+    65001: AadstsCode("invalid_grant", "The user or administrator has not consented to use the "
+                      "application with ID '{client_id}' named '{name}'. Send an interactive "
+                      "authorization request for this user and resource."),
+    70016: AadstsCode("authorization_pending", "OAuth 2.0 device flow error. Authorization is "
+                      "pending. Continue polling."),
+    70018: AadstsCode("bad_verification_code", "Invalid verification code due to User typing "
+                      "in wrong user code for device code flow."),
+    70019: AadstsCode("expired_token", "Verification code expired."),
+    70000: AadstsCode("invalid_grant", "Provided grant is invalid or malformed. {detail}"),
     70003: AadstsCode("unsupported_grant_type", "The app requested an unsupported grant type "
                       "'{grant_type}'."),
     70008: AadstsCode("invalid_grant", "The provided authorization code or refresh token has "

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from emulator.directory import User
 from emulator.identity.claims import Issuance
+from emulator.identity.device_codes import GRANT_TYPE as DEVICE_CODE_GRANT
 from emulator.identity.errors import IdentityError
 from emulator.identity.refresh_tokens import RefreshGrant
 from emulator.identity.scopes import ScopeRequest, parse_scopes
@@ -42,6 +43,7 @@ def password(req: TokenRequest) -> Issuance:
     user = _user(req, username)
     if not hmac.compare_digest(secret.encode(), user.password.encode()):
         raise IdentityError(50126)
+    _check_consent(req)
     _check_mfa(user, scopes)
     return Issuance(req.app, scopes, _tenant_of(req, user), user)
 
@@ -53,6 +55,7 @@ def authorization_code(req: TokenRequest) -> Issuance:
     if (record.realm_segment == "adfs") != req.realm.is_adfs:
         raise IdentityError(70008)
     user = _user(req, record.username)
+    _check_consent(req)
     scopes = parse_scopes(req.optional("scope") or record.scope, req.optional("resource"))
     return Issuance(req.app, scopes, _tenant_of(req, user), user, record.nonce)
 
@@ -64,8 +67,22 @@ def refresh_token(req: TokenRequest) -> Issuance:
     scopes = parse_scopes(req.optional("scope") or grant.scope, req.optional("resource"))
     # A refresh token begets a refresh token, whether or not this redeem repeats offline_access.
     scopes = replace(scopes, oidc=scopes.oidc | {"offline_access"})
+    _check_consent(req)
     _check_mfa(user, scopes)
     tokens.spend(grant, strict_rotation=req.state.directory.settings.refresh_token_strict_rotation)
+    return Issuance(req.app, scopes, _tenant_of(req, user), user)
+
+
+def device_code(req: TokenRequest) -> Issuance:
+    code = req.optional("device_code") or req.require("code")  # v1 clients send "code"
+    record = req.runtime.device_codes.redeem(code, req.app.client_id)
+    if (record.realm_segment == "adfs") != req.realm.is_adfs:
+        raise IdentityError(70018)
+    assert record.username is not None
+    user = _user(req, record.username)
+    _check_consent(req)
+    scopes = parse_scopes(record.scope, None)
+    _check_mfa(user, scopes)
     return Issuance(req.app, scopes, _tenant_of(req, user), user)
 
 
@@ -74,6 +91,7 @@ GRANTS: dict[str, Grant] = {
     "password": password,
     "authorization_code": authorization_code,
     "refresh_token": refresh_token,
+    DEVICE_CODE_GRANT: device_code,
 }
 
 
@@ -112,6 +130,14 @@ def _user(req: TokenRequest, username: str) -> User:
 
 def _tenant_of(req: TokenRequest, user: User) -> str | None:
     return None if req.realm.is_adfs else user.tenant_id
+
+
+def _check_consent(req: TokenRequest) -> None:
+    """A user flow for an app nobody consented to is AADSTS65001 (consent_required)."""
+    if not req.app.consented:
+        raise IdentityError(65001, {"client_id": req.app.client_id,
+                                    "name": req.app.display_name},
+                            extra={"suberror": "consent_required"})
 
 
 def _check_mfa(user: User, scopes: ScopeRequest) -> None:

@@ -1,4 +1,8 @@
-"""Refresh tokens: opaque, bound to user and client, rotated on every redeem.
+"""Refresh tokens: opaque, bound to user and client, a new one issued on every redeem.
+
+As in Entra, the redeemed token stays valid (the client is expected to switch to the new
+one). With the token setting ``refresh_token_strict_rotation`` a redeemed token is retired,
+and presenting it again is AADSTS70000 naming that setting.
 
 Entra expires a refresh token after ``refresh_token_inactivity_s`` without use (AADSTS700082);
 AD FS after ``adfs_refresh_token_lifetime_s``. Both are measured on the emulator clock, so a
@@ -15,6 +19,10 @@ from datetime import UTC, datetime
 
 from emulator.clock import EmulatorClock
 from emulator.identity.errors import IdentityError
+
+STRICT_ROTATION_DETAIL = (
+    "The refresh token was already redeemed and has been replaced by the one issued then; "
+    "the emulator's token setting refresh_token_strict_rotation accepts only the newest.")
 
 
 @dataclass
@@ -67,7 +75,7 @@ class RefreshTokens:
         if grant.revoked:
             raise IdentityError(50173)
         if grant.retired:
-            raise IdentityError(70008)
+            raise IdentityError(70000, {"detail": STRICT_ROTATION_DETAIL})
         inactive_s = self._clock.time() - grant.last_used_s
         if inactive_s > grant.valid_for_s:
             raise IdentityError(700082, {"issued_at": _iso(grant.issued_at_s),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emulator.identity.codes import AuthCodes
+from emulator.identity.device_codes import DeviceCodes
 from emulator.identity.refresh_tokens import RefreshTokens
 from emulator.state import EmulatorState
 
@@ -15,12 +16,14 @@ EXTENSION_KEY = "identity"
 class IdentityRuntime:
     codes: AuthCodes
     refresh_tokens: RefreshTokens
+    device_codes: DeviceCodes
     # When set, GET /authorize signs this user in at once and redirects (no form).
     auto_sign_in_username: str | None = None
 
 
 def install(state: EmulatorState) -> IdentityRuntime:
-    runtime = IdentityRuntime(AuthCodes(state.clock), RefreshTokens(state.clock))
+    runtime = IdentityRuntime(AuthCodes(state.clock), RefreshTokens(state.clock),
+                              DeviceCodes(state.clock))
     state.extensions[EXTENSION_KEY] = runtime
     return runtime
 

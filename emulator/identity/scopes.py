@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emulator.identity.errors import IdentityError
+from emulator.origins import without_default_port
 
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 # Entra's answer when a request names no resource at all: a token for Microsoft Graph.
@@ -55,9 +56,10 @@ class ScopeRequest:
 
 
 def resource_of(scope: str) -> str:
+    """The resource a scope names; ``https://h:443/x`` is ``https://h``, as Entra writes it."""
     if "/" not in scope:  # a bare permission such as User.Read means Microsoft Graph
         return GRAPH_APP_ID
-    return scope.rsplit("/", 1)[0].rstrip("/")
+    return without_default_port(scope.rsplit("/", 1)[0].rstrip("/"))
 
 
 def parse_scopes(raw: str, resource_param: str | None = None) -> ScopeRequest:
@@ -70,7 +72,7 @@ def parse_scopes(raw: str, resource_param: str | None = None) -> ScopeRequest:
     resource_scopes = tuple(w for w in words if w not in OIDC_SCOPES)
     resources = {resource_of(s) for s in resource_scopes}
     if resource_param:
-        resources = {resource_param.rstrip("/")}
+        resources = {without_default_port(resource_param.rstrip("/"))}
         resource_scopes = resource_scopes or (f"{resource_param.rstrip('/')}/user_impersonation",)
     if len(resources) > 1:
         detail = "The scopes requested belong to more than one resource: " + ", ".join(

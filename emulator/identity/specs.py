@@ -26,13 +26,15 @@ class AppSpec(_Spec):
     redirect_uris: list[str] = Field(default_factory=list)
     display_name: str = "emulated app"
     roles: list[str] = Field(default_factory=list, description="app roles: the roles claim")
+    consented: bool = Field(True, description="false: user sign-ins get AADSTS65001 until "
+                                              "an admin consents")
 
     def registration(self) -> AppRegistration:
         secret = self.client_secret.get_secret_value() if self.client_secret else None
         return AppRegistration(
             client_id=self.client_id, client_secret=secret, tenant_id=self.tenant_id.lower(),
             redirect_uris=list(self.redirect_uris), display_name=self.display_name,
-            roles=list(self.roles),
+            roles=list(self.roles), consented=self.consented,
         )
 
 
@@ -55,6 +57,7 @@ class TokenSettingsPatch(_Spec):
     refresh_token_inactivity_s: PositiveInt | None = None
     adfs_refresh_token_lifetime_s: PositiveInt | None = None
     refresh_token_strict_rotation: bool | None = None
+    device_code_interval_s: PositiveInt | None = None
 
     def apply(self, settings: TokenSettings) -> None:
         for name, value in self.model_dump(exclude_none=True).items():
@@ -76,6 +79,7 @@ def describe_app(app: AppRegistration) -> dict[str, Any]:
         "confidential": app.is_confidential, "redirect_uris": app.redirect_uris,
         "display_name": app.display_name, "object_id": app.object_id,
         "service_principal_id": app.service_principal_id, "roles": app.roles,
+        "consented": app.consented,
     }
 
 

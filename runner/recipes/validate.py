@@ -37,6 +37,7 @@ from runner.recipes.envelope import (
     TriggerEnvelope,
 )
 from runner.recipes.lint import lint_params
+from runner.recipes.loops import loop_warning
 from runner.recipes.model import (
     ActionStep,
     ForEachStep,
@@ -68,6 +69,7 @@ class RecipeBuilder:
         self.connections = connections
         self.problems: list[Problem] = list(source.problems)
         self._step_ids: dict[str, str] = {}
+        self._trigger_config: TriggerConfig | None = None
         # What templates may read; empty: unknown (checking would only repeat another error).
         self._names: tuple[str, ...] = (*CONTEXT_NAMES, "now")
 
@@ -84,6 +86,7 @@ class RecipeBuilder:
         trigger = (
             self._trigger(data.get("trigger")) if isinstance(data.get("trigger"), dict) else None
         )
+        self._trigger_config = trigger  # steps that write to its table are warned about
         steps = (
             self._steps(data.get("actions"), ("actions",))
             if isinstance(data.get("actions"), list)
@@ -349,6 +352,10 @@ class RecipeBuilder:
         self._connection(envelope.connection, spec, path)
         if note := repeat_warning(spec):
             self.problems.append(self.source.problem((*path, "type"), note,
+                                                     severity="warning"))
+        if note := loop_warning(self._trigger_config, kind, params, envelope.connection,
+                                common["condition"]):
+            self.problems.append(self.source.problem((*path, "table"), note,
                                                      severity="warning"))
         retry = envelope.retry or RetryModel()
         return ActionStep(

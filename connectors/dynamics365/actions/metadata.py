@@ -19,6 +19,11 @@ from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
 from connectors.odata import escaping as odata
 
+# Choice columns and the metadata casts that expand their option sets (Microsoft's
+# "Query table definitions": OptionSet is only returned through the type-cast path).
+CHOICE_TYPES = ("Picklist", "State", "Status", "MultiSelectPicklist")
+CHOICE_CASTS = tuple(f"{kind}AttributeMetadata" for kind in CHOICE_TYPES)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -32,6 +37,11 @@ class Column:
     @property
     def is_lookup(self) -> bool:
         return self.type in ("Lookup", "Customer", "Owner")
+
+    @property
+    def is_choice(self) -> bool:
+        """An option set column: a value or a label (several for a multi-select choice)."""
+        return self.type in CHOICE_TYPES
 
 
 @dataclass(frozen=True)
@@ -102,16 +112,28 @@ async def _load(client: DataverseClient, table: str) -> TableInfo:
     if not rows:
         raise FatalError(f"Dataverse has no table named {table!r} (entity set or logical name)",
                          status=404)
-    logical = str(rows[0]["LogicalName"])
-    body = await client.get_json(
-        f"EntityDefinitions(LogicalName={odata.string_literal(logical)})",
-        {"$expand": "Attributes,Keys,ManyToOneRelationships"})
-    return parse_definition(body)
+    logical = odata.string_literal(str(rows[0]["LogicalName"]))
+    definition = f"EntityDefinitions(LogicalName={logical})"
+    body, *choices = await asyncio.gather(
+        client.get_json(definition, {"$expand": "Attributes,Keys,ManyToOneRelationships"}),
+        *(client.get_json(f"{definition}/Attributes/Microsoft.Dynamics.CRM.{cast}",
+                          {"$select": "LogicalName", "$expand": "OptionSet($select=Options)"})
+          for cast in CHOICE_CASTS))
+    options = {str(a["LogicalName"]): (kind, a.get("OptionSet"))
+               for kind, reply in zip(CHOICE_TYPES, choices, strict=True)
+               for a in reply.get("value") or []}
+    return parse_definition(body, options)
 
 
-def parse_definition(body: dict[str, Any]) -> TableInfo:
-    """A :class:`TableInfo` from one ``EntityDefinitions`` entity with its expansions."""
-    columns = {str(a["LogicalName"]): _column(a) for a in body.get("Attributes") or []}
+def parse_definition(body: dict[str, Any],
+                     choices: dict[str, tuple[str, Any]] | None = None) -> TableInfo:
+    """A :class:`TableInfo` from one ``EntityDefinitions`` entity with its expansions, and
+    the choice columns (column -> its choice type and option set) read through the metadata
+    casts: a plain ``$expand=Attributes`` carries no option set, and a multi-select
+    choice's AttributeType there is only ``Virtual``."""
+    known = choices or {}
+    columns = {str(a["LogicalName"]): _column(a, *known.get(str(a["LogicalName"]), (None,)))
+               for a in body.get("Attributes") or []}
     keys = {str(k["LogicalName"]): tuple(k.get("KeyAttributes") or [])
             for k in body.get("Keys") or []}
     navigation = {(str(r["ReferencingAttribute"]), str(r["ReferencedEntity"])):
@@ -122,12 +144,13 @@ def parse_definition(body: dict[str, Any]) -> TableInfo:
                      columns, keys, navigation, str(body.get("SchemaName") or ""))
 
 
-def _column(attribute: dict[str, Any]) -> Column:
+def _column(attribute: dict[str, Any], kind: str | None = None,
+            option_set: Any = None) -> Column:
     options = {}
-    for option in (attribute.get("OptionSet") or {}).get("Options") or []:
+    for option in (option_set or attribute.get("OptionSet") or {}).get("Options") or []:
         label = ((option.get("Label") or {}).get("UserLocalizedLabel") or {}).get("Label")
         options[int(option["Value"])] = str(label)
-    return Column(str(attribute["LogicalName"]), str(attribute.get("AttributeType") or ""),
+    return Column(str(attribute["LogicalName"]), kind or str(attribute.get("AttributeType") or ""),
                   options, tuple(attribute.get("Targets") or ()), attribute.get("MaxLength"),
                   not attribute.get("IsValidForUpdate", True)
                   and not attribute.get("IsValidForCreate", True))

@@ -4,8 +4,9 @@
 "<guid>"}`` or ``{"table": "accounts", "key": {"accountnumber": "A-1"}}`` (a bare GUID works
 for a single-target lookup), and becomes ``<nav>@odata.bind: "/accounts(<guid>)"``, the
 navigation property read from metadata (``parentcustomerid_account`` for a polymorphic
-lookup). An option set takes its value or its label (case-insensitive); an unknown label is a
-``FatalError`` listing the valid ones. ``<nav>@odata.bind`` given verbatim passes through.
+lookup). A choice column (option set, status, state) takes its value or its label
+(case-insensitive), a multi-select choice a list of them (sent as ``"1,3"``); an unknown label
+is a ``FatalError`` listing the valid ones. ``<nav>@odata.bind`` given verbatim passes through.
 
 **Out** (:func:`from_record`), the one convention of every action's output: raw values stay
 as Dataverse returns them, and beside each value that has a display form comes
@@ -89,7 +90,9 @@ async def to_payload(client: DataverseClient, info: TableInfo,
         if column.is_lookup and value is not None:
             nav, url = await _lookup(client, info, column, value)
             payload[f"{nav}@odata.bind"] = url
-        elif column.type == "Picklist" and value is not None:
+        elif column.type == "MultiSelectPicklist" and value is not None:
+            payload[name] = choices_value(info, column, value)
+        elif column.is_choice and value is not None:
             payload[name] = option_value(info, column, value)
         else:
             payload[name] = value
@@ -126,6 +129,14 @@ def option_value(info: TableInfo, column: Column, value: Any) -> int:
     labels = ", ".join(f"{label!r} ({option})" for option, label in column.options.items())
     raise FatalError(f"{info.logical_name}.{column.name} has no option labelled {text!r}; "
                      f"valid labels: {labels}")
+
+
+def choices_value(info: TableInfo, column: Column, value: Any) -> str:
+    """A multi-select choice's wire form, ``"1,3"``, from a list of values or labels (or a
+    string of them separated by commas or semicolons, as Dataverse shows them)."""
+    items = value if isinstance(value, list | tuple) else \
+        [part for part in str(value).replace(";", ",").split(",") if part.strip()]
+    return ",".join(str(option_value(info, column, item)) for item in items)
 
 
 def _unknown_column(info: TableInfo, name: str) -> str:
