@@ -29,7 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -54,6 +54,7 @@ __all__ = [
     "Idempotency",
     "Params",
     "PollPage",
+    "PushFeed",
     "RecipeError",
     "Registry",
     "RetryableError",
@@ -196,6 +197,25 @@ class FeedSpec(Protocol):
     def starts_now(self, params: Any) -> bool:
         """A new recipe with these params wants only what changes from now on (so it can
         join a running feed at once, with the feed's position as its floor)."""
+
+
+@runtime_checkable
+class PushFeed(Protocol):
+    """A feed whose service can also push changes (webhooks) — see ``docs/realtime.md``."""
+
+    def mode(self, params: Any) -> str:
+        """``poll``, ``push`` or ``hybrid``: how this recipe wants its changes."""
+
+    async def register_push(self, client: Any, members: Sequence[Any], name: str, url: str,
+                            key: str) -> Any:
+        """Register (idempotently) what makes the service post changes of the members'
+        table to ``url`` with ``key``; returns what :meth:`pushed` needs to read them."""
+
+    def pushed(self, body: Mapping[str, Any], target: Any) -> list[Event]:
+        """The events of one delivery, with the same keys a poll gives."""
+
+    async def unregister_push(self, client: Any, name: str) -> bool:
+        """Remove the registration named ``name``; False when there was none."""
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import ssl
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +45,12 @@ from runner.config import ConfigError
 from runner.connections import ConnectionsFile, load_connections
 from runner.daemon_backfills import CHECK_EVERY_S, run_requested_backfills
 from runner.daemon_health import RecipeHealth
+from runner.daemon_push import RETRY_EVERY_S as PUSH_RETRY_EVERY_S
+from runner.daemon_push import register_push_feeds, unregister_gone
 from runner.engine.engine import Engine, connections_used
 from runner.engine.worker import WorkerSettings
 from runner.heartbeat_file import HeartbeatFile, heartbeat_path
-from runner.listener import listening, parse_listen
+from runner.listener import listening, parse_listen, tls_context
 from runner.logs import REDACTOR, configure_logging, log_exception
 from runner.ops import listen_problem
 from runner.recipes import LoadedRecipes
@@ -184,6 +187,9 @@ class Daemon:
         self._schedule_token_upkeep()
         self.scheduler.add_job(self._requested_backfills, "interval", seconds=CHECK_EVERY_S,
                                id="operator:backfills", coalesce=True, max_instances=1)
+        await self._register_push()
+        self.scheduler.add_job(self._register_push, "interval", seconds=PUSH_RETRY_EVERY_S,
+                               id="push:registrations", coalesce=True, max_instances=1)
         await self._start_cluster_loops()
         self.log.info(
             "daemon.ready", recipes=len(self.engine.recipes), worker=self.settings.worker_id
@@ -217,13 +223,25 @@ class Daemon:
             return None
         assert self.engine is not None
         try:
+            tls = tls_context(self.settings.tls_cert, self.settings.tls_key)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            return f"cannot serve https: {exc}"
+        try:
             port = await stack.enter_async_context(
-                listening(self.engine, *address, status_token=self.settings.status_token))
+                listening(self.engine, *address, status_token=self.settings.status_token,
+                          tls=tls))
         except OSError as exc:
             return cannot_listen(address, exc)
         self.listen_port = port
         self.log.info("daemon.listening", host=address[0], port=port)
         return None
+
+    async def _register_push(self, *, again: bool = False) -> None:
+        assert self.engine is not None
+        try:
+            await register_push_feeds(self.engine, self.settings, self.log, again=again)
+        except Exception as exc:  # the store or a token is down: the next round tries again
+            self.log.warning("feed.push_registration_failed", error=str(exc))
 
     def _on_overrun(self, event: JobSubmissionEvent) -> None:
         self.health.overran(self.engine, event.job_id)  # APScheduler's text: see runner.logs
@@ -516,6 +534,7 @@ class Daemon:
             return
         broken = set(loaded.broken_files)
         current = self.engine.recipes
+        feeds_before = dict(self.engine.feeds)
         for name in list(current):
             new = loaded.recipes.get(name)
             if new is None and self._file_of.get(name) in broken:
@@ -535,6 +554,8 @@ class Daemon:
         self._apply(fresh, start=True)
         await self.engine.settle_feeds()
         self._schedule_polls()
+        await unregister_gone(feeds_before, self.engine, self.log)
+        await self._register_push(again=True)  # members changed: their columns may have
         await self.health.clear_kept(self.engine, list(loaded.recipes), files=self._file_of,
                                      fixed=True)
         if self.cluster is not None:

@@ -13,7 +13,9 @@ traceback. What one client can hold is bounded: connections and request heads by
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
+import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -125,6 +127,25 @@ async def hook(request: web.Request) -> web.Response:
     return web.json_response({"job": result.new_job_ids[0]}, status=202)
 
 
+async def dataverse_hook(request: web.Request) -> web.Response:
+    """A Dataverse webhook delivery for a table feed (``/dataverse/<feed token>``): checked
+    against the feed's WebhookKey (``?code=``) in constant time, its events stored as the
+    members' jobs, and only then answered 200. A redelivery finds its jobs stored."""
+    engine, limits = request.app[ENGINE], request.app[LIMITS]
+    feed = engine.feed_by_token(request.match_info["feed"])
+    body = await _read_body(request, limits)
+    code = request.query.get("code", "")
+    if feed is None or feed.push_key is None or not hmac.compare_digest(
+            code.encode("utf-8", "replace"), feed.push_key.encode()):
+        log.info("feed.push_rejected", reason="no such feed, or a wrong code")
+        return _error(401, NOT_ACCEPTED)
+    payload = _payload(request, body, limits)
+    if not isinstance(payload, dict):
+        raise _Refused(400, "a Dataverse execution context is a JSON object")
+    stored = await feed.deliver(payload)
+    return web.json_response({"stored": stored}, status=200)
+
+
 # -- errors: always JSON, never a traceback -------------------------------------------------
 
 
@@ -170,8 +191,21 @@ def build_listener_app(engine: Engine, status_token: str | None = None,
     app[LIMITS] = limits
     app.on_response_prepare.append(add_security_headers)
     app.router.add_post("/hooks/{recipe}", hook)
+    app.router.add_post("/dataverse/{feed}", dataverse_hook)
     mount_ops(app, engine, status_token=status_token)
     return app
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """The listener's https context from PEM files (``RECIPE_RUNNER_TLS_CERT``/``_KEY``);
+    None for plain http. ``OSError``/``ssl.SSLError`` name what is wrong with the files."""
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise ValueError("give both RECIPE_RUNNER_TLS_CERT and RECIPE_RUNNER_TLS_KEY")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def parse_listen(value: str) -> tuple[str, int] | None:
@@ -185,9 +219,11 @@ def parse_listen(value: str) -> tuple[str, int] | None:
 @asynccontextmanager
 async def listening(engine: Engine, host: str, port: int, *,
                     status_token: str | None = None,
-                    limits: ListenerLimits | None = None) -> AsyncIterator[int]:
+                    limits: ListenerLimits | None = None,
+                    tls: ssl.SSLContext | None = None) -> AsyncIterator[int]:
     """Serve until the block ends; yields the bound port (``port=0`` picks one).
-    ``status_token``: required by the status page and ``/metrics`` (see ``runner.ops.auth``)."""
+    ``status_token``: required by the status page and ``/metrics`` (see ``runner.ops.auth``);
+    ``tls``: serve https (Dataverse posts webhooks over https only)."""
     limits = limits or ListenerLimits()
     app = build_listener_app(engine, status_token, limits, host)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -195,7 +231,7 @@ async def listening(engine: Engine, host: str, port: int, *,
     assert runner.server is not None
     guard = ConnectionGuard(limits)
     server = await asyncio.get_running_loop().create_server(
-        guard.factory(runner.server), host, port)
+        guard.factory(runner.server), host, port, ssl=tls)
     bound = int(server.sockets[0].getsockname()[1])
     try:
         yield bound

@@ -38,6 +38,11 @@ class Settings:
     status_token: str | None = field(default=None, repr=False)
     # touched from the event loop (runner.heartbeat_file); None: beside the state store
     heartbeat_file: str | None = None
+    # Real-time triggers: the https URL at which Dataverse reaches this listener (directly,
+    # or through a reverse proxy that terminates TLS), e.g. https://hooks.example.com.
+    public_url: str | None = None
+    tls_cert: str | None = None  # the listener serves https with this certificate (PEM) …
+    tls_key: str | None = None  # … and its private key
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -56,6 +61,8 @@ class Settings:
             ("listen", "LISTEN", str), ("status_token", "STATUS_TOKEN", str),
             ("token_recheck_s", "TOKEN_RECHECK_S", float),
             ("heartbeat_file", "HEARTBEAT_FILE", str),
+            ("public_url", "PUBLIC_URL", str), ("tls_cert", "TLS_CERT", str),
+            ("tls_key", "TLS_KEY", str),
         ):
             raw = env(name)
             if raw:

@@ -16,29 +16,43 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import Event
+from connectors.dynamics365.actions.metadata import table_info
+from connectors.dynamics365.client import DataverseClient
+from connectors.dynamics365.push import pushed_event
+from connectors.dynamics365.registration import WebhookPlan, register, unregister
 from connectors.odata.local_filter import LocalFilter, NotLocal
 
 if TYPE_CHECKING:  # the triggers module builds its specs with this one
-    from connectors.dynamics365.triggers import RecordTriggerParams
+    from connectors.dynamics365.triggers import RecordTriggerParams, TimestampTrigger
 
 _ALWAYS = ("createdon", "modifiedon")  # the trigger's query always adds them
 
 
 @dataclass(frozen=True)
 class TimestampFeed:
-    """The :class:`~connectors.base.FeedSpec` of one timestamp trigger."""
+    """The :class:`~connectors.base.FeedSpec` (and :class:`~connectors.base.PushFeed`) of one
+    timestamp trigger."""
 
-    column: str  # createdon or modifiedon
+    trigger: TimestampTrigger
+
+    @property
+    def column(self) -> str:  # createdon or modifiedon
+        return self.trigger.column
 
     def group(self, params: RecordTriggerParams) -> str:
         if params.filter:
             try:
                 LocalFilter(params.filter)
             except NotLocal as exc:
+                if params.mode != "poll":
+                    raise ValueError(f"mode {params.mode} needs a filter the daemon can "
+                                     f"evaluate on pushed rows: {exc}") from None
                 raise ValueError(f"its filter is evaluated by Dataverse only: {exc}") from None
         group = params.table if params.primary_key is None \
             else f"{params.table}({params.primary_key})"
-        return f"{group}|own-changes-skipped" if params.ignore_own_changes else group
+        if params.ignore_own_changes:
+            group += "|own-changes-skipped"
+        return group if params.mode == "poll" else f"{group}|{params.mode}"
 
     def feed_params(self, members: Sequence[RecordTriggerParams]) -> RecordTriggerParams:
         return members[0].model_copy(update={
@@ -70,6 +84,57 @@ class TimestampFeed:
 
     def starts_now(self, params: RecordTriggerParams) -> bool:
         return params.since == "now"
+
+
+    # -- push (webhooks): see connectors.dynamics365.push and .registration --------------
+
+    def mode(self, params: RecordTriggerParams) -> str:
+        return params.mode
+
+    async def register_push(self, client: DataverseClient,
+                            members: Sequence[RecordTriggerParams], name: str, url: str,
+                            key: str) -> PushTarget:
+        params = self.feed_params(members)
+        info = await table_info(client, params.table)
+        own = await client.user_id() if params.ignore_own_changes else None
+        plan = WebhookPlan(name, url, key, info.logical_name,
+                           ("Create",) if self.column == "createdon" else ("Create", "Update"),
+                           self._image_columns(params))
+        await register(client, plan)
+        return PushTarget(info.primary_id, own)
+
+    def pushed(self, body: Mapping[str, Any], target: PushTarget) -> list[Event]:
+        event = pushed_event(body, target.primary_id, self.trigger.identity)
+        author = str(event.record.get(self.trigger.author) or "").lower() if event else ""
+        if event is None or (target.own_user is not None and author == target.own_user):
+            return []
+        return [event]
+
+    async def unregister_push(self, client: DataverseClient, name: str) -> bool:
+        return await unregister(client, name)
+
+    def _image_columns(self, params: RecordTriggerParams) -> tuple[str, ...] | None:
+        """The post image's columns, by logical name (a lookup selected as ``_x_value``
+        is the column ``x``); None: every column."""
+        if params.select is None:
+            return None
+        author = [("createdby" if self.column == "createdon" else "modifiedby")] \
+            if params.ignore_own_changes else []
+        names = [_logical(c) for c in (*params.select, self.column, *_ALWAYS, *author)]
+        return tuple(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """What reading a delivery needs: the table's primary id column, and this connection's
+    own user when its changes are skipped."""
+
+    primary_id: str
+    own_user: str | None = None
+
+
+def _logical(column: str) -> str:
+    return column[1:-6] if column.startswith("_") and column.endswith("_value") else column
 
 
 def _union(members: Sequence[RecordTriggerParams]) -> list[str] | None:

@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -75,6 +75,13 @@ class RecordTriggerParams(Params):
     primary_key: str | None = Field(
         None, description="Primary id column; looked up in metadata when omitted.",
         examples=["contactid"])
+    mode: Literal["poll", "push", "hybrid"] = Field(
+        "poll", description="poll: query the table every poll_interval; push: Dataverse posts "
+                            "each change to this daemon (a webhook it registers: real time, "
+                            "but changes made while it cannot be reached are lost); hybrid: "
+                            "both — push for speed, a slow poll (set poll_interval, e.g. 10m) "
+                            "so nothing is ever missed. Needs RECIPE_RUNNER_PUBLIC_URL.",
+        examples=["hybrid"])
     ignore_own_changes: bool = Field(
         False, description="Skip rows this connection's own user (WhoAmI) created "
                            "(new_record) or changed last (new_or_updated_record): a recipe "
@@ -203,11 +210,11 @@ NEW_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_record", params=RecordTriggerParams, poll=partial(poll_timestamp, NEW),
     summary="Each new row of a Dataverse table (by createdon), exactly once.",
     connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW),
-    feed=TimestampFeed("createdon"))
+    feed=TimestampFeed(NEW))
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
     key="dynamics365.new_or_updated_record", params=RecordTriggerParams,
     poll=partial(poll_timestamp, NEW_OR_UPDATED),
     summary="Each new or changed row version of a Dataverse table (by modifiedon), exactly once.",
     connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW_OR_UPDATED),
-    feed=TimestampFeed("modifiedon"))
+    feed=TimestampFeed(NEW_OR_UPDATED))

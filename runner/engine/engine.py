@@ -83,7 +83,16 @@ class Engine:
         each recipe that polls on its own, by name."""
         alone = {name: running.recipe.trigger.poll_interval_s
                  for name, running in self.recipes.items() if running.feed is None}
-        return {**alone, **{key: feed.poll_interval_s for key, feed in self.feeds.items()}}
+        return {**alone, **{key: feed.poll_interval_s for key, feed in self.feeds.items()
+                            if feed.mode != "push"}}  # push only: nothing to poll
+
+    def push_feeds(self) -> list[Feed]:
+        """The feeds whose changes the service pushes (``mode`` push or hybrid)."""
+        return [feed for feed in self.feeds.values() if feed.mode != "poll"]
+
+    def feed_by_token(self, token: str) -> Feed | None:
+        """The feed whose webhook path ends in ``token``."""
+        return next((feed for feed in self.feeds.values() if feed.token == token), None)
 
     async def poll(self, name: str, expected_epoch: int | None = None
                    ) -> dict[str, PollSummary]:

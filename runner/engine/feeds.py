@@ -16,12 +16,19 @@ A :class:`Feed` groups the pollers of its members. One **tick** (:meth:`Feed.pol
    identities, which a recipe's own poll and the feed give alike.
 
 Cost therefore grows with tables, not recipes: an idle feed is one query per interval.
+
+**Push** (``mode: push`` or ``hybrid``, see ``docs/realtime.md``): the feed registers a
+webhook with the service (:meth:`Feed.register_push`); each delivery (:meth:`Feed.deliver`)
+becomes every active member's jobs at once, committed before the listener answers. Event
+keys are the poll's, so in hybrid mode the slow poll that follows finds those jobs stored
+and makes no second one, while bringing whatever a delivery lost.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +38,7 @@ from connectors.base import (
     Event,
     FeedSpec,
     Params,
+    PushFeed,
     RetryableError,
     StepContext,
     TriggerSpec,
@@ -78,12 +86,57 @@ class Feed:
         self.connection = connection
         self.log = log.bind(feed=feed_id)
         self.members: dict[str, Member] = {}
+        self.token = hashlib.sha256(feed_id.encode()).hexdigest()[:24]  # its webhook path
+        self.push_key: str | None = None  # the WebhookKey the service sends, once registered
+        self._push_target: Any = None
 
     def add(self, poller: RecipePoller) -> None:
         self.members[poller.recipe.name] = Member(poller, self.feed.view(poller.params))
 
     def remove(self, name: str) -> None:
         self.members.pop(name, None)
+
+    @property
+    def mode(self) -> str:
+        """``poll``, ``push`` or ``hybrid`` (the members share it: it is in the feed's id)."""
+        if not isinstance(self.feed, PushFeed) or not self.members:
+            return "poll"
+        return self.feed.mode(next(iter(self.members.values())).poller.params)
+
+    @property
+    def registration_name(self) -> str:
+        return f"recipe-runner {self.id}"
+
+    async def register_push(self, url: str, key: str) -> None:
+        """Register (idempotently) the webhook that posts this feed's changes to ``url``."""
+        assert isinstance(self.feed, PushFeed)
+        self._push_target = await self.feed.register_push(
+            self.connection, [m.poller.params for m in self.members.values()],
+            self.registration_name, url, key)
+        self.push_key = key
+        self.log.info("feed.push_registered", url=url, members=len(self.members))
+
+    async def deliver(self, body: Mapping[str, Any]) -> int:
+        """One pushed delivery: every active member's jobs, stored before this returns
+        (the listener answers only then). The number of new jobs."""
+        assert isinstance(self.feed, PushFeed) and self._push_target is not None
+        events = self.feed.pushed(body, self._push_target)
+        if not events:
+            return 0
+        enabled = await self.store.enabled_overrides(list(self.members))
+        deliveries = {name: m.poller.prepared([v for e in events if (v := m.view(e))])
+                      for name, m in self.members.items()
+                      if not m.poller.paused_reason and enabled.get(name) is not False}
+        results = await self.store.store_pushed(deliveries)
+        new = 0
+        for name, result in results.items():
+            poller = self.members[name].poller
+            new += result.new_jobs + result.waiting
+            if result.new_jobs:
+                poller.on_new_jobs()
+            if result.waiting:  # batch members: the batches they fill become jobs now
+                await poller.form_batches(PollSummary())
+        return new
 
     @property
     def poll_interval_s(self) -> float:

@@ -91,6 +91,14 @@ def commit_page(conn: Connection, feed_id: str, feed: FeedState,
             for recipe, events in deliveries.items()}
 
 
+def store_pushed(conn: Connection, deliveries: Mapping[str, PreparedEvents],
+                 now_s: float) -> dict[str, CommitResult]:
+    """Pushed events as each member's jobs, in one transaction; no cursor moves (a poll,
+    in hybrid mode, still reads the same changes and finds their jobs stored)."""
+    return {recipe: insert_events(conn, recipe, events, now_s)
+            for recipe, events in deliveries.items()}
+
+
 def join(conn: Connection, feed_id: str, feed: FeedState,
          joining: Mapping[str, tuple[MemberCursor, str | None]], now_s: float) -> FeedState:
     """The ``joining`` recipes (each with its row and floor) are served by the feed from

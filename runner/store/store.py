@@ -167,6 +167,13 @@ class Store:
         return await self._write_sync(
             lambda conn: feeds.commit_page(conn, feed_id, state, deliveries, now_s))
 
+    async def store_pushed(self, deliveries: Mapping[str, PreparedEvents]
+                           ) -> dict[str, CommitResult]:
+        """A push delivery's events as each member's jobs (``feeds.store_pushed``)."""
+        now_s = self._clock()
+        return await self._write_sync(
+            lambda conn: feeds.store_pushed(conn, deliveries, now_s))
+
     async def join_feed(self, feed_id: str, state: FeedState,
                         joining: Mapping[str, tuple[MemberCursor, str | None]]) -> FeedState:
         """``joining`` (recipe -> its row and floor) served by the feed from now on."""

@@ -7,6 +7,9 @@ read it. The key itself is never logged or put in an exception message.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import stat
 from collections.abc import Mapping
@@ -35,6 +38,19 @@ def key_file_for(state_url: str) -> Path:
     if normalized.startswith("sqlite"):
         return Path(normalized.split(":///", 1)[1]).parent / KEY_FILE_NAME
     return DEFAULT_KEY_DIR / KEY_FILE_NAME
+
+
+def derived_secret(key_file: Path, purpose: str,
+                   environ: Mapping[str, str] | None = None) -> str:
+    """A secret for ``purpose`` (e.g. a webhook's key) derived from this installation's key
+    by HMAC-SHA256: the same across restarts and replicas sharing the key, different for
+    every purpose, never stored, and telling nothing about the key itself."""
+    load_fernet(key_file, environ)  # the key is valid, and exists from now on
+    env = os.environ if environ is None else environ
+    key = env[KEY_ENV].encode() if env.get(KEY_ENV) else key_file.read_bytes().strip()
+    digest = hmac.new(hashlib.sha256(b"derive:" + key).digest(), purpose.encode(),
+                      hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
 def load_fernet(key_file: Path, environ: Mapping[str, str] | None = None,
