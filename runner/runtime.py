@@ -12,6 +12,7 @@ from connectors.dynamics365.client import DataverseClient
 from connectors.dynamics_fo import FoClient
 from connectors.errors import RecipeError
 from connectors.http import HttpClient
+from connectors.proxy import ProxyPolicy
 from runner.connections import (
     ConnectionsFile,
     Dynamics365Connection,
@@ -45,6 +46,9 @@ def secret_values(connections: ConnectionsFile | None) -> list[str]:
             secret = getattr(conn, name, None)
             if secret is not None:
                 values.append(secret.get_secret_value())
+        proxy = getattr(conn, "proxy", None)
+        if proxy is not None and proxy.password is not None:
+            values.append(proxy.password.get_secret_value())
     return values
 
 
@@ -92,9 +96,12 @@ class ConnectionPool:
         self.connections, self.tokens = connections, tokens
         return changed
 
-    def _session(self, ca_bundle: object = None) -> aiohttp.ClientSession:
+    def _session(self, ca_bundle: object = None,
+                 proxy: ProxyPolicy | None = None) -> aiohttp.ClientSession:
         ssl_ctx = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx, limit=64))
+        policy = proxy if proxy is not None else ProxyPolicy.from_environ()
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx, limit=64),
+                                        middlewares=(policy.aiohttp_middleware(),))
         self._sessions.append(session)
         return session
 
@@ -105,19 +112,21 @@ class ConnectionPool:
         if conn is None:
             raise RecipeError(f"unknown connection {name!r}")
         if isinstance(conn, HttpConnection):
-            return HttpClient(self._session(conn.ca_bundle), base_url=str(conn.base_url),
+            return HttpClient(self._session(conn.ca_bundle, conn.proxy_policy),
+                              base_url=str(conn.base_url),
                               headers=http_auth_headers(conn))
         if isinstance(conn, Dynamics365Connection) and self.tokens is not None:
             client = DataverseClient.open(conn.api_base_url, self.tokens.tokens(name),
                                           ca_bundle=conn.ca_bundle, throttle=conn.throttle,
-                                          hooks=METRICS.connector_hooks(name))
+                                          hooks=METRICS.connector_hooks(name),
+                                          proxy=conn.proxy_policy)
             self._dataverse.append(client)
             return client
         if isinstance(conn, DynamicsFoConnection) and self.tokens is not None:
             fo = FoClient.open(conn.api_base_url, self.tokens.tokens(name),
                                ca_bundle=conn.ca_bundle, throttle=conn.throttle,
                                data_area=conn.data_area,
-                               cross_company=conn.cross_company)
+                               cross_company=conn.cross_company, proxy=conn.proxy_policy)
             fo.hooks = METRICS.connector_hooks(name)  # 429s and retries counted, as Dataverse
             self._dataverse.append(fo)
             return fo

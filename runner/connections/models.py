@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from connectors.odata.throttle import ThrottleSettings
+from connectors.proxy import Proxy, ProxyPolicy
 from runner.connections.fields import (
     ConnectionName,
     DataAreaId,
@@ -73,6 +74,41 @@ class OAuthProfile(BaseModel):
         None, description="Scopes to request instead of the derived ones.",
         examples=[["https://abc.crm.dynamics.com/user_impersonation"]],
     )
+
+
+class ProxySetting(BaseModel):
+    """A connection's own HTTP proxy; wins over HTTPS_PROXY / HTTP_PROXY / NO_PROXY."""
+
+    model_config = _STRICT
+
+    url: HttpUrl = Field(description="Proxy URL (http://host:port) for this connection's "
+                                     "token and API requests, http and https alike.",
+                         examples=["http://proxy.contoso.com:3128"])
+    username: NonEmptyStr | None = Field(None, description="User for a proxy that requires "
+                                                           "Basic authentication.",
+                                         examples=["${env:PROXY_USER}"])
+    password: SecretStr | None = Field(None, description="Its password.",
+                                       examples=["${file:/run/secrets/proxy_password}"])
+    no_proxy: list[NonEmptyStr] = Field(
+        default_factory=list, description="Hosts reached directly: host names, domain "
+                                          "suffixes (.contoso.com), IPs or CIDR blocks, each "
+                                          "optionally with :port; * for all.",
+        examples=[[".internal.contoso.com", "10.0.0.0/8"]])
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        Proxy.parse(value)  # ProxyConfigError (a ValueError) names what is wrong
+        return value
+
+    def policy(self) -> ProxyPolicy:
+        password = self.password.get_secret_value() if self.password else None
+        return ProxyPolicy.explicit(self.url, self.username, password, self.no_proxy)
+
+
+def proxy_policy(setting: ProxySetting | None) -> ProxyPolicy:
+    """The connection's own proxy, else the environment's (read now)."""
+    return setting.policy() if setting is not None else ProxyPolicy.from_environ()
 
 
 class DynamicsConnectionBase(BaseModel):
@@ -142,6 +178,9 @@ class DynamicsConnectionBase(BaseModel):
     max_concurrent: int = Field(
         16, ge=1, le=256, description="Requests in flight at once on this connection "
                                       "(Dataverse allows one user 52).", examples=[16])
+    proxy: ProxySetting | None = Field(
+        None, description="HTTP proxy for this connection's token and API requests; "
+                          "without it HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply.")
     _profile_scopes: tuple[str, ...] | None = PrivateAttr(None)
 
     @field_validator("ca_bundle")
@@ -154,6 +193,11 @@ class DynamicsConnectionBase(BaseModel):
         if not _rules_reported(info):
             _raise_rule_errors(dynamics_rule_violations(self.model_dump(), profiles=None))
         return self
+
+    @property
+    def proxy_policy(self) -> ProxyPolicy:
+        """Which proxy each of this connection's requests goes through."""
+        return proxy_policy(self.proxy)
 
     @property
     def throttle(self) -> ThrottleSettings:
@@ -248,6 +292,9 @@ class HttpConnection(BaseModel):
                                             examples=["X-Api-Key"])
     header_value: SecretStr | None = Field(None, description="Header value for header auth.")
     ca_bundle: Path | None = Field(None, description="Private CA file to trust; must exist.")
+    proxy: ProxySetting | None = Field(
+        None, description="HTTP proxy for this connection; without it HTTPS_PROXY / "
+                          "HTTP_PROXY / NO_PROXY apply.")
 
     @field_validator("ca_bundle")
     @classmethod
@@ -259,6 +306,11 @@ class HttpConnection(BaseModel):
         if not _rules_reported(info):
             _raise_rule_errors(http_rule_violations(self.model_dump()))
         return self
+
+    @property
+    def proxy_policy(self) -> ProxyPolicy:
+        """Which proxy each of this connection's requests goes through."""
+        return proxy_policy(self.proxy)
 
 
 DynamicsConnection = Dynamics365Connection | DynamicsFoConnection

@@ -140,11 +140,12 @@ def _open_client(conn: Any, tokens: TokenManager, name: str) -> DataverseClient 
     if isinstance(conn, Dynamics365Connection):
         return DataverseClient.open(conn.api_base_url, tokens.tokens(name),
                                     ca_bundle=conn.ca_bundle, retry=CHECK_RETRY,
-                                    timeout_s=CHECK_TIMEOUT_S)
+                                    timeout_s=CHECK_TIMEOUT_S, proxy=conn.proxy_policy)
     assert isinstance(conn, DynamicsFoConnection)
     return FoClient.open(conn.api_base_url, tokens.tokens(name), ca_bundle=conn.ca_bundle,
                          retry=CHECK_RETRY, data_area=conn.data_area,
-                         cross_company=conn.cross_company, timeout_s=CHECK_TIMEOUT_S)
+                         cross_company=conn.cross_company, timeout_s=CHECK_TIMEOUT_S,
+                         proxy=conn.proxy_policy)
 
 
 @asynccontextmanager

@@ -30,7 +30,7 @@ def connection_app(conn: DynamicsConnectionBase, cache: msal.TokenCache,
     return build_msal_app(
         conn.authority_url, str(conn.client_id), client_secret=secret,
         ca_bundle=str(conn.ca_bundle) if conn.ca_bundle else None,
-        token_cache=cache, timeout_s=timeout_s,
+        token_cache=cache, timeout_s=timeout_s, proxy=conn.proxy_policy,
     )
 
 
