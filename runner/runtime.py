@@ -4,9 +4,11 @@ connector uses (``HttpClient``, ``DataverseClient``, ``FoClient``), and their to
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
+from pydantic import BaseModel, SecretStr
 
 from connectors.dynamics365.client import DataverseClient
 from connectors.dynamics_fo import FoClient
@@ -37,19 +39,26 @@ def http_auth_headers(conn: HttpConnection) -> dict[str, str]:
 
 
 def secret_values(connections: ConnectionsFile | None) -> list[str]:
-    """Every secret in the connections file, for the redactor."""
+    """Every secret in the connections file (each line of a multi-line one, such as a PEM
+    private key, too), for the redactor."""
     if connections is None:
         return []
-    values = []
+    values: list[str] = []
     for conn in connections.connections.values():
-        for name in ("client_secret", "password", "token", "header_value"):
-            secret = getattr(conn, name, None)
-            if secret is not None:
-                values.append(secret.get_secret_value())
-        proxy = getattr(conn, "proxy", None)
-        if proxy is not None and proxy.password is not None:
-            values.append(proxy.password.get_secret_value())
+        for secret in _secrets_in(conn):
+            text = secret.get_secret_value()
+            values.append(text)
+            values += [line for line in text.splitlines()[1:] if len(line) >= 20]
     return values
+
+
+def _secrets_in(model: BaseModel) -> Iterator[SecretStr]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _secrets_in(value)
 
 
 def needs_tokens(connections: ConnectionsFile | None) -> bool:

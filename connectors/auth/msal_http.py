@@ -106,12 +106,14 @@ def build_msal_app(
     client_id: str,
     *,
     client_secret: str | None = None,
+    client_credential: str | dict[str, Any] | None = None,
     ca_bundle: str | None = None,
     token_cache: msal.TokenCache | None = None,
     timeout_s: float = 30.0,
     proxy: ProxyPolicy | None = None,
 ) -> msal.ClientApplication:
-    """A Confidential (with ``client_secret``) or Public msal app for ``authority``.
+    """A Confidential (with ``client_secret``, or ``client_credential``: a secret, or msal's
+    certificate or ``client_assertion`` dict) or Public msal app for ``authority``.
 
     Instance discovery is off: it would call login.microsoftonline.com, which neither the
     emulator nor an on-premises AD FS needs. Tenant (OIDC) discovery runs here, at once.
@@ -124,9 +126,10 @@ def build_msal_app(
         "token_cache": token_cache,
     }
     try:
-        if client_secret is None:
+        credential = client_credential if client_credential is not None else client_secret
+        if credential is None:
             return msal.PublicClientApplication(client_id, **common)
-        return msal.ConfidentialClientApplication(client_id, client_credential=client_secret,
+        return msal.ConfidentialClientApplication(client_id, client_credential=credential,
                                                   **common)
     except BaseException:
         http_client.close()  # discovery failed: do not leak the connection pool
