@@ -1,4 +1,6 @@
-"""Secret references: `${env:NAME}` and `${file:/path}` in any string value of a config file.
+"""Secret references: `${env:NAME}`, `${file:/path}` and `${credential:NAME}` (a systemd
+credential: the file NAME in `$CREDENTIALS_DIRECTORY`, which `LoadCredential=NAME:/path` fills)
+in any string value of a config file.
 
 References are resolved before typed validation, so a field typed `SecretStr` receives the secret
 and a plain field (tenant_id, client_id) receives the text. A missing variable or unreadable file
@@ -20,7 +22,8 @@ from pydantic import BaseModel, SecretStr
 from runner.config.problems import FieldPath, Problem, Severity
 from runner.config.yaml_source import YamlSource
 
-REFERENCE = re.compile(r"^\$\{(?P<kind>env|file):(?P<target>[^}]+)\}$")
+REFERENCE = re.compile(r"^\$\{(?P<kind>env|file|credential):(?P<target>[^}]+)\}$")
+CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_.@-]+$")  # systemd's credential ids, no path
 LITERAL_SECRET_HINT = "secret written in the file; prefer ${env:NAME} or ${file:/path}"
 
 
@@ -38,7 +41,8 @@ class ResolvedData:
 
 
 def is_reference(value: object) -> bool:
-    """True for a string of the exact form `${env:NAME}` or `${file:/path}`."""
+    """True for a string of the exact form `${env:NAME}`, `${file:/path}` or
+    `${credential:NAME}`."""
     return isinstance(value, str) and REFERENCE.match(value) is not None
 
 
@@ -53,6 +57,8 @@ def resolve_reference(
     if match is None:
         return text
     kind, target = match["kind"], match["target"].strip()
+    if kind == "credential":
+        return _credential(target, os.environ if environ is None else environ)
     if kind == "env":
         env = os.environ if environ is None else environ
         if target not in env:
@@ -66,6 +72,26 @@ def resolve_reference(
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
         # The path as written: what the user can find in the file.
         raise SecretReferenceError(f"cannot read secret file '{target}': {reason}") from None
+
+
+def _credential(name: str, environ: Mapping[str, str]) -> str:
+    """The systemd credential ``name`` (``LoadCredential=name:/path`` in the unit)."""
+    if not CREDENTIAL_NAME.match(name) or name in (".", ".."):
+        raise SecretReferenceError(f"credential {name!r}: a credential name has no '/'")
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise SecretReferenceError(
+            f"credential {name!r}: $CREDENTIALS_DIRECTORY is not set (run under systemd with "
+            f"LoadCredential={name}:/path/to/file, or refer to a file with ${{file:…}})")
+    try:
+        return (Path(directory) / name).read_text(encoding="utf-8").rstrip("\r\n")
+    except FileNotFoundError:
+        raise SecretReferenceError(
+            f"credential {name!r} is not loaded: add LoadCredential={name}:/path/to/file to the "
+            f"unit (systemctl edit recipe-runner)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise SecretReferenceError(f"cannot read credential {name!r}: {reason}") from None
 
 
 def resolve_references(
