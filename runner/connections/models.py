@@ -30,6 +30,7 @@ from connectors.auth.credentials import (
     federated_assertion,
 )
 from connectors.auth.managed_identity import ManagedIdentitySource
+from connectors.base import ConnectionSettings
 from connectors.odata.throttle import ThrottleSettings
 from connectors.proxy import Proxy, ProxyPolicy
 from runner.connections.fields import (
@@ -387,6 +388,9 @@ DynamicsConnection = Dynamics365Connection | DynamicsFoConnection
 Connection = Annotated[
     Dynamics365Connection | DynamicsFoConnection | HttpConnection, Field(discriminator="type")
 ]
+# A connection of a type an installed connector brings: its own settings model (already
+# validated by the loader against that model).
+AnyConnection = Connection | ConnectionSettings
 CONNECTION_MODELS: dict[str, type[BaseModel]] = {
     "dynamics365": Dynamics365Connection,
     "dynamics_fo": DynamicsFoConnection,
@@ -399,7 +403,7 @@ class ConnectionsFile(BaseModel):
 
     model_config = _STRICT
 
-    connections: dict[ConnectionName, Connection] = Field(
+    connections: dict[ConnectionName, AnyConnection] = Field(
         description="Connections by name ([a-z0-9_-]+)."
     )
     oauth_profiles: dict[NonEmptyStr, OAuthProfile] = Field(
