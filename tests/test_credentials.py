@@ -14,6 +14,7 @@ from connectors.errors import AuthError
 from emulator import RunningEmulator
 from emulator.identity.testing import add_app, advance_clock, auto_sign_in, control
 from runner.connections import check_connections
+from runner.ops.metrics import METRICS
 from runner.store import ConnectionStatus
 from tests.credentials_support import AppCertificate, make_certificate
 from tests.tokens_support import (
@@ -113,6 +114,8 @@ async def test_an_unregistered_certificate_is_aadsts700027_and_marks_the_connect
     assert "invalid_client AADSTS700027: the certificate is not registered on the app" in text
     assert "Certificates & secrets" in text
     assert caught.value.code == "AADSTS700027" and status is ConnectionStatus.INVALID
+    assert METRICS.registry.get_sample_value("recipe_runner_connection_ok",
+                                             {"connection": "crm"}) == 0  # the alert's input
 
 
 async def test_an_expired_assertion_is_aadsts700024(

@@ -101,6 +101,9 @@ class ConnectionTokens:
         operator sees the same line as the first time (``announce=False``: a command that
         is about to try the connection anyway, ``connections test``)."""
         self.status, self.reason = stored_state, stored_reason
+        if stored_state is not None:
+            METRICS.connection_ok.labels(self.name).set(0 if stored_state in NEEDS_A_PERSON
+                                                        else 1)
         if stored_state in NEEDS_A_PERSON:
             if announce:
                 self._announce(stored_state, _code_of(stored_reason))
@@ -251,6 +254,7 @@ class ConnectionTokens:
 
     async def _set_status(self, status: ConnectionStatus, reason: str | None) -> None:
         self.status, self.reason = status, reason
+        METRICS.connection_ok.labels(self.name).set(0 if status in NEEDS_A_PERSON else 1)
         await self._caches.store.set_connection_state(self.name, status, reason)
         if self._on_state is not None:
             self._on_state(self.name, status, reason)
