@@ -19,7 +19,11 @@ WORKDIR /src
 # requirements/*.lock pin every package with its hashes (`make lock` refreshes them): the
 # image built next month holds the same files as today's.
 COPY requirements/ requirements/
-RUN python -m pip install --require-hashes -r requirements/build.lock \
+# /tools: the locked pip, setuptools and wheel (hash-checked); the final stage runs that pip
+# from its wheel, so neither stage depends on the base image's own pip.
+RUN python -m pip download --require-hashes --no-deps --dest /tools -r requirements/build.lock \
+ && python -m pip install --require-hashes --no-index --find-links /tools \
+      -r requirements/build.lock \
  && python -m pip wheel --require-hashes --wheel-dir /wheels -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY docs/ docs/
@@ -59,10 +63,12 @@ RUN groupadd --system --gid "${APP_UID}" recipe-runner \
 # /wheels holds exactly the locked set (hash-checked in the builder; sdist-only packages
 # such as sly were built there), so it is installed whole, and pip check proves it complete.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    --mount=type=bind,from=builder,source=/tools,target=/tools \
     python -m venv --without-pip /opt/recipe-runner \
- && python -m pip --python /opt/recipe-runner/bin/python install --no-cache-dir \
-      --no-index --no-deps /wheels/*.whl \
- && python -m pip --python /opt/recipe-runner/bin/python check \
+ && pip_whl="$(echo /tools/pip-*.whl)" \
+ && /opt/recipe-runner/bin/python "$pip_whl/pip" install --no-cache-dir --no-index \
+      --no-deps /wheels/*.whl \
+ && /opt/recipe-runner/bin/python "$pip_whl/pip" check \
  && mkdir -p /etc/recipe-runner/recipes /etc/recipe-runner/connections /var/lib/recipe-runner \
  && chown "${APP_UID}:${APP_UID}" /var/lib/recipe-runner \
  && chmod 0700 /var/lib/recipe-runner

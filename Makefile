@@ -11,7 +11,7 @@ LOCKS := requirements/build.lock requirements/runtime.lock requirements/test.loc
 UV_COMPILE = $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--no-header --upgrade
 
-.PHONY: demo test lint venv clean lock audit
+.PHONY: demo test test-image lint venv clean lock audit
 
 venv: $(STAMP)
 
@@ -24,6 +24,11 @@ $(STAMP): $(LOCKS) pyproject.toml
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The Dockerfile built with podman on a local Debian base and run against the emulator
+# (minutes; part of .ci/run, opt-in for `make test`): tests/test_image.py.
+test-image: $(STAMP)
+	RECIPE_RUNNER_IMAGE_TEST=1 $(BIN)/python -m pytest -q -rs tests/test_image.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
