@@ -62,7 +62,7 @@ def test_make_the_image_and_ci_install_from_the_locks() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install --quiet --require-hashes -r requirements/test.lock" in makefile
     assert "--no-deps --no-build-isolation -e ." in makefile
-    assert "--require-hashes -r requirements/build.lock" in dockerfile
+    assert "--require-hashes --no-deps --dest /tools -r requirements/build.lock" in dockerfile
     assert "--require-hashes --wheel-dir /wheels -r requirements/runtime.lock" in dockerfile
     assert "--no-build-isolation" in dockerfile
     assert "make test" in (ROOT / ".ci" / "run").read_text()  # which is `make venv` first
