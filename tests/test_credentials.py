@@ -4,14 +4,17 @@ renewal, and how refusals are classified."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import yaml
 
 from connectors.errors import AuthError
-from emulator import RunningEmulator
+from emulator import EmulatorConfig, RunningEmulator, running_emulator
+from emulator.directory import DEFAULT_TENANT
 from emulator.identity.testing import add_app, advance_clock, auto_sign_in, control
 from runner.connections import check_connections
 from runner.ops.metrics import METRICS
@@ -256,3 +259,60 @@ def test_connection_rules_for_the_new_credentials(tmp_path: Path) -> None:
     assert any("connections.both.federated_token_file: use one client credential" in p
                for p in problems), problems
     assert not any("connections.mi" in p for p in problems), problems
+
+
+# -- the emulator's side: seeds and the assertion checks --------------------------------
+
+async def _post_assertion(emulator: RunningEmulator, assertion: str,
+                          client_id: str = CLIENT_ID) -> dict[str, Any]:
+    url = f"{emulator.base_url}/{DEFAULT_TENANT}/oauth2/v2.0/token"
+    form = {"grant_type": "client_credentials", "client_id": client_id,
+            "scope": f"{emulator.base_url}/.default", "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    async with emulator.client_session() as http, http.post(url, data=form) as resp:
+        return {"status": resp.status, **(await resp.json())}
+
+
+def _assertion(cert: AppCertificate, emulator: RunningEmulator, **claims: Any) -> str:
+    now = int(emulator.state.clock.time())
+    body = {"iss": CLIENT_ID, "sub": CLIENT_ID, "jti": "j1", "nbf": now, "exp": now + 600,
+            "aud": f"{emulator.base_url}/{DEFAULT_TENANT}/oauth2/v2.0/token", **claims}
+    thumbprint = base64.urlsafe_b64encode(bytes.fromhex(cert.thumbprint_sha1)).decode()
+    return jwt.encode(body, cert.key_pem, algorithm="RS256", headers={"x5t": thumbprint})
+
+
+async def test_the_emulator_checks_audience_issuer_and_signature(
+    emulator: RunningEmulator
+) -> None:
+    cert, forger = make_certificate(), make_certificate("forger")
+    await _certificate_app(emulator, cert)
+
+    good = await _post_assertion(emulator, _assertion(cert, emulator))
+    wrong_aud = await _post_assertion(emulator, _assertion(cert, emulator, aud="https://x/"))
+    wrong_iss = await _post_assertion(emulator, _assertion(cert, emulator, iss="someone"))
+    forged = await _post_assertion(emulator, _assertion(
+        AppCertificate(cert.cert_pem, forger.key_pem, cert.thumbprint_sha1), emulator))
+
+    assert good["status"] == 200 and good["access_token"]
+    assert wrong_aud["error_codes"] == [50027]
+    assert wrong_iss["error_codes"] == [700021]
+    assert forged["error_codes"] == [700027] and forged["status"] == 401
+
+
+async def test_seeded_certificates_and_managed_identities(tmp_path: Path, tls_dir: Path) -> None:
+    cert = make_certificate()
+    seed = {"apps": [{"client_id": CLIENT_ID}],
+            "app_certificates": [{"client_id": CLIENT_ID, "certificate": cert.cert_pem}],
+            "managed_identities": [{"client_id": "mi-1", "system_assigned": True,
+                                    "identity_header": "hdr"}]}
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed))
+    config = EmulatorConfig(port=0, tls_dir=tls_dir, seed_path=tmp_path / "seed.yaml")
+    async with running_emulator(config) as emu:
+        granted = await _post_assertion(emu, _assertion(cert, emu))
+        async with emu.client_session() as http, http.get(
+                f"{emu.base_url}/msi/token", headers={"X-IDENTITY-HEADER": "hdr"},
+                params={"api-version": "2019-08-01", "resource": emu.base_url}) as resp:
+            msi = await resp.json()
+
+    assert granted["status"] == 200
+    assert msi["client_id"] == "mi-1" and msi["access_token"]
