@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from connectors.base import ActionSpec, Connector, Params
+from connectors.catalog import InstalledConnector, build_registry
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "recipe-runner-sqlite"
 RECIPE = {
@@ -132,3 +135,24 @@ def test_dry_run_then_real_jobs_through_the_plugin(plugin_dir: Path, world: Path
     assert [e["outcome"] for e in finished] == ["succeeded"] * 3
     assert second.returncode == 0
     assert audit_rows(world) == [(1, 10.5), (2, 20.0), (3, 7.25)]
+
+
+def test_a_clashing_or_broken_connector_is_left_out_and_named() -> None:
+    async def run(params: Params, ctx: object) -> dict[str, object]:
+        return {}
+
+    spec = ActionSpec(key="acme.ping", params=Params, run=run, summary="ping")
+    first = InstalledConnector("acme", "acme:C", "acme 1.0", "/x", Connector("acme",
+                                                                             actions=(spec,)))
+    clash = InstalledConnector("acme2", "acme2:C", "acme2 0.1", "/y",
+                               Connector("acme2", actions=(spec, ActionSpec(
+                                   key="acme2.other", params=Params, run=run, summary="o"))))
+    broken = InstalledConnector("gone", "gone:C", "gone 0.1", "/z", None,
+                                "ModuleNotFoundError: No module named 'gone'")
+
+    registry, listed = build_registry([first, clash, broken])
+
+    assert set(registry.actions) == {"acme.ping"}  # nothing of the clashing one, not half
+    assert listed[1].error == ("action 'acme.ping' is registered twice (first by acme "
+                               "(acme 1.0))")
+    assert listed[2].error and not listed[2].loaded
