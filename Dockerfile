@@ -11,11 +11,20 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# -- builder: the recipe-runner wheel and a wheel of every dependency ----------------------
+# -- builder: a wheel of every locked dependency (hash-checked) and of recipe-runner --------
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 WORKDIR /src
+# requirements/*.lock pin every package with its hashes (`make lock` refreshes them): the
+# image built next month holds the same files as today's.
+COPY requirements/ requirements/
+# /tools: the locked pip, setuptools and wheel (hash-checked); the final stage runs that pip
+# from its wheel, so neither stage depends on the base image's own pip.
+RUN python -m pip download --require-hashes --no-deps --dest /tools -r requirements/build.lock \
+ && python -m pip install --require-hashes --no-index --find-links /tools \
+      -r requirements/build.lock \
+ && python -m pip wheel --require-hashes --wheel-dir /wheels -r requirements/runtime.lock
 COPY pyproject.toml README.md ./
 COPY docs/ docs/
 COPY runner/ runner/
@@ -24,7 +33,7 @@ COPY emulator/ emulator/
 # runner/demo_files links to these: the demo's recipes and connections are package data
 COPY recipes/ recipes/
 COPY demo/ demo/
-RUN python -m pip wheel --wheel-dir /wheels .
+RUN python -m pip wheel --no-deps --no-build-isolation --wheel-dir /wheels .
 
 # -- final: a virtualenv with only the runtime packages, no pip, no build tools ------------
 FROM ${PYTHON_IMAGE}
@@ -51,10 +60,15 @@ RUN groupadd --system --gid "${APP_UID}" recipe-runner \
  && useradd --system --uid "${APP_UID}" --gid recipe-runner --no-create-home \
       --home-dir /var/lib/recipe-runner --shell /usr/sbin/nologin recipe-runner
 
+# /wheels holds exactly the locked set (hash-checked in the builder; sdist-only packages
+# such as sly were built there), so it is installed whole, and pip check proves it complete.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    --mount=type=bind,from=builder,source=/tools,target=/tools \
     python -m venv --without-pip /opt/recipe-runner \
- && python -m pip --python /opt/recipe-runner/bin/python install --no-cache-dir \
-      --no-index --find-links=/wheels /wheels/recipe_runner-*.whl \
+ && pip_whl="$(echo /tools/pip-*.whl)" \
+ && /opt/recipe-runner/bin/python "$pip_whl/pip" install --no-cache-dir --no-index \
+      --no-deps /wheels/*.whl \
+ && /opt/recipe-runner/bin/python "$pip_whl/pip" check \
  && mkdir -p /etc/recipe-runner/recipes /etc/recipe-runner/connections /var/lib/recipe-runner \
  && chown "${APP_UID}:${APP_UID}" /var/lib/recipe-runner \
  && chmod 0700 /var/lib/recipe-runner

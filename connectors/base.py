@@ -21,6 +21,12 @@ and calls it.
 * A trigger over a timestamp may also **backfill**: given a range, it yields the events of
   that range's records, page by page, without reading or returning a cursor; the engine
   stores them as jobs (deduplicated by event key) and leaves the live cursor alone.
+* A **connection type** (:class:`ConnectionTypeSpec`) turns a connection of
+  ``connections.yaml`` into the client object steps receive as ``ctx.connection``, and may
+  check recipe steps against the live service (``validate --online``).
+* A :class:`Connector` bundles triggers, actions and connection types. Packages register one
+  under the ``recipe_runner.connectors`` entry-point group; the built-in connectors are
+  registered the same way (docs/connectors.md).
 """
 
 from __future__ import annotations
@@ -47,11 +53,17 @@ __all__ = [
     "ActionSpec",
     "AuthError",
     "Backfill",
+    "ClientContext",
+    "ConnectionSettings",
+    "ConnectionTypeSpec",
+    "Connector",
     "ConnectorError",
     "Event",
     "FatalError",
     "FeedSpec",
+    "Finding",
     "Idempotency",
+    "OnlineUse",
     "Params",
     "PollPage",
     "PushFeed",
@@ -233,15 +245,126 @@ class TriggerSpec:
     kind: ClassVar[str] = "trigger"
 
 
+# -- connection types and connectors ---------------------------------------------------
+
+FieldPath = tuple[str | int, ...]
+Anchor = Literal["value", "key", "parent"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem an online check found in a step's params: ``path`` is relative to the
+    step (``("table",)``), ``at`` says where to point (the value, its key, the parent)."""
+
+    path: FieldPath
+    message: str
+    at: Anchor = "value"
+
+
+@dataclass(frozen=True)
+class OnlineUse:
+    """One trigger or action step, as ``validate --online`` hands it to a check."""
+
+    spec_key: str  # e.g. "dynamics365.upsert_record"
+    params: Mapping[str, Any]  # as written in the recipe (templates not rendered)
+    model: type[Params]
+    trigger: bool = False
+
+
+OnlineChecker = Callable[[OnlineUse], Awaitable[list[Finding]]]
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    """What a connection type's client factory gets.
+
+    ``settings`` is the connection's validated model (the connection type's ``settings``
+    model for a plugin; ``None`` for the client of steps that name no connection);
+    ``tokens`` a ``connectors.auth.TokenProvider`` when the type ``uses_tokens``; ``hooks``
+    observers of throttling and retries (the daemon's metrics); ``proxy`` the
+    ``connectors.proxy.ProxyPolicy`` every request of this connection must follow;
+    ``purpose`` is ``"check"`` for ``validate --online`` (give up quickly) or ``"run"``.
+    """
+
+    name: str | None
+    settings: Any
+    proxy: Any
+    tokens: Any = None
+    hooks: Any = None
+    purpose: Literal["run", "check"] = "run"
+
+
+class ConnectionSettings(BaseModel):
+    """Base of a plugin connection type's settings model (its keys in connections.yaml).
+    Subclasses declare ``type: Literal["<key>"]`` and their own fields; secrets as
+    ``SecretStr`` take ``${env:…}``, ``${file:…}`` and ``${credential:…}`` references."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+
+
+@dataclass(frozen=True)
+class ConnectionTypeSpec:
+    """A connection type: how a configured connection becomes the client its steps use.
+
+    ``client`` builds the client object (called once per connection, on first use; an
+    ``async close()`` on it is awaited at shutdown). ``settings`` is the model of the
+    connection's keys (``None`` only for the types recipe-runner's own connections file
+    defines: ``dynamics365``, ``dynamics_fo``, ``http``). ``online_check`` gives, for an
+    open client, the function ``validate --online`` calls per step. ``anonymous``: steps
+    that name no connection get this type's client, built with ``settings=None``.
+    """
+
+    key: str
+    client: Callable[[ClientContext], Any]
+    summary: str = ""
+    settings: type[BaseModel] | None = None
+    uses_tokens: bool = False
+    online_check: Callable[[Any], OnlineChecker] | None = None
+    anonymous: bool = False
+    kind: ClassVar[str] = "connection type"
+
+
+@dataclass(frozen=True)
+class Connector:
+    """What a package registers under the ``recipe_runner.connectors`` entry-point group."""
+
+    name: str
+    summary: str = ""
+    triggers: Sequence[TriggerSpec] = ()
+    actions: Sequence[ActionSpec] = ()
+    connection_types: Sequence[ConnectionTypeSpec] = ()
+
+
 class Registry:
-    """Triggers and actions by dotted key."""
+    """Triggers, actions and connection types by key, and which connector gave each."""
 
     def __init__(self) -> None:
         self.actions: dict[str, ActionSpec] = {}
         self.triggers: dict[str, TriggerSpec] = {}
+        self.connection_types: dict[str, ConnectionTypeSpec] = {}
+        self.origins: dict[str, str] = {}  # "<kind> <key>" -> the connector that gave it
 
-    def add(self, spec: ActionSpec | TriggerSpec) -> None:
-        table: dict[str, Any] = self.actions if isinstance(spec, ActionSpec) else self.triggers
+    def add(self, spec: ActionSpec | TriggerSpec | ConnectionTypeSpec,
+            origin: str = "") -> None:
+        table: dict[str, Any] = (
+            self.actions if isinstance(spec, ActionSpec)
+            else self.connection_types if isinstance(spec, ConnectionTypeSpec)
+            else self.triggers)
         if spec.key in table:
-            raise ValueError(f"{spec.kind} {spec.key!r} is registered twice")
+            first = self.origins.get(f"{spec.kind} {spec.key}")
+            by = f" (first by {first})" if first else ""
+            raise ValueError(f"{spec.kind} {spec.key!r} is registered twice{by}")
         table[spec.key] = spec
+        self.origins[f"{spec.kind} {spec.key}"] = origin
+
+    def add_connector(self, connector: Connector, origin: str | None = None) -> None:
+        """Every spec of ``connector``; a clash with one already registered is a
+        ``ValueError`` naming both."""
+        for spec in (*connector.connection_types, *connector.triggers, *connector.actions):
+            self.add(spec, origin or connector.name)
+
+    def anonymous_type(self) -> ConnectionTypeSpec | None:
+        """The connection type whose client steps without a connection get."""
+        return next((t for t in self.connection_types.values() if t.anonymous), None)

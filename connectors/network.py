@@ -9,6 +9,7 @@ known)"``. Never includes a query string, header or body: only host, port and th
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import requests
 
 DEFAULT_PORTS = {"https": 443, "http": 80}
 MAX_CHAIN = 8  # exceptions wrapping exceptions: how deep to look for the cause
+_TUNNEL_REFUSED = re.compile(r"Tunnel connection failed: (\d{3})([^'\"]*)")
 
 
 def endpoint(url: str | None) -> str | None:
@@ -33,10 +35,33 @@ def endpoint(url: str | None) -> str | None:
 
 
 def describe(exc: BaseException, url: str | None = None) -> str:
-    """``host:port: cause`` (just the cause when the address is unknown)."""
-    where = _address(exc) or endpoint(url)
+    """``host:port: cause`` (just the cause when the address is unknown); a proxy that
+    cannot be reached is named as such: ``host:port: proxy 10.0.0.5:3128 unreachable: …``."""
+    proxy = _proxy_failure(exc)
+    where = (endpoint(url) or _address(exc)) if proxy else (_address(exc) or endpoint(url))
     cause = network_cause(exc)
+    if proxy is not None and _proxy_refusal_in(exc) is None:
+        cause = f"proxy {proxy} unreachable: {cause}" if proxy else f"proxy unreachable: {cause}"
     return f"{where}: {cause}" if where else cause
+
+
+def _proxy_failure(exc: BaseException) -> str | None:
+    """For a failure to use a proxy: its ``host:port`` ("" when unknown); else None."""
+    chain = list(_chain(exc))
+    if not any(isinstance(link, aiohttp.ClientProxyConnectionError)
+               or type(link).__name__ == "ProxyError" for link in chain):
+        return None
+    for link in chain:
+        if isinstance(link, aiohttp.ClientProxyConnectionError):
+            return f"{link.host}:{link.port}"
+        conn = getattr(link, "conn", None)  # urllib3's NewConnectionError: to the proxy
+        if conn is not None and getattr(conn, "host", None):
+            return f"{conn.host}:{conn.port}"
+    return ""
+
+
+def _proxy_refusal_in(exc: BaseException) -> str | None:
+    return next((r for r in map(_proxy_refusal, _chain(exc)) if r), None)
 
 
 def network_cause(exc: BaseException) -> str:
@@ -52,7 +77,23 @@ def network_cause(exc: BaseException) -> str:
     return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
 
 
+def _proxy_refusal(exc: BaseException) -> str | None:
+    """A proxy that would not open the tunnel: aiohttp's error, or urllib3's text."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        status, reason = exc.status, exc.message
+    else:
+        match = _TUNNEL_REFUSED.search(str(exc))
+        if match is None:
+            return None
+        status, reason = int(match[1]), match[2].strip()
+    hint = "; check the proxy's username and password" if status in (401, 407) else ""
+    return f"the proxy refused the connection (HTTP {status} {reason}{hint})".replace(" )", ")")
+
+
 def _known_cause(exc: BaseException) -> str | None:
+    refusal = _proxy_refusal(exc)
+    if refusal:
+        return refusal
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return _known_cause(exc.certificate_error) or "TLS certificate not trusted"
     if isinstance(exc, ssl.SSLCertVerificationError):

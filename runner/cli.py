@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from runner import (
     cli_connections,
+    cli_connectors,
     cli_emulator,
     cli_jobs,
     cli_recipes,
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8443, help="the emulator's port (default 8443)")
     connections = sub.add_parser("connections", help="list, test and sign in connections")
     cli_connections.add_arguments(connections)
+    cli_connectors.add_arguments(sub.add_parser(
+        "connectors", help="list installed connectors (plugins) and where they come from"))
     recipes = sub.add_parser("recipes", help="list recipes; enable, disable or backfill one")
     cli_recipes.add_arguments(recipes)
     jobs = sub.add_parser("jobs", help="list, show and retry jobs")
@@ -78,6 +81,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cli_run.run, "validate": cli_run.validate, "emulator": cli_emulator.main,
     "demo": run_demo, "connections": cli_connections.main, "recipes": cli_recipes.main,
     "jobs": cli_jobs.main, "schema": cli_schema.main, "docs": docs.main,
+    "connectors": cli_connectors.main,
 }
 # Commands whose stdout is their own output log to stderr.
 LOGS_TO_STDOUT = frozenset({"run", "demo", "emulator"})

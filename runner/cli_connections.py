@@ -267,7 +267,9 @@ async def _who_am_i(conn: Dynamics365Connection, token: str) -> tuple[int, dict[
     context = ssl.create_default_context(cafile=str(conn.ca_bundle) if conn.ca_bundle else None)
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json",
                "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context),
+                                     middlewares=(conn.proxy_policy.aiohttp_middleware(),)) \
+            as http:
         try:
             async with http.get(f"{conn.api_base_url}WhoAmI", headers=headers) as resp:
                 body = await resp.json(content_type=None) if resp.status == 200 else {}

@@ -1,52 +1,46 @@
-"""Connections at run time: turning each configured connection into the client object its
-connector uses (``HttpClient``, ``DataverseClient``, ``FoClient``), and their token manager."""
+"""Connections at run time: each configured connection turned into the client object its
+steps use, by the factory its connection type registered (``connectors.base.
+ConnectionTypeSpec``); the core knows no connector by name. Also the token manager of the
+connections that sign in with OAuth."""
 
 from __future__ import annotations
 
-import base64
-import ssl
+from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
+from pydantic import BaseModel, SecretStr
 
-from connectors.dynamics365.client import DataverseClient
-from connectors.dynamics_fo import FoClient
+from connectors.base import ClientContext, ConnectionTypeSpec, Registry
+from connectors.catalog import default_registry
 from connectors.errors import RecipeError
-from connectors.http import HttpClient
-from runner.connections import (
-    ConnectionsFile,
-    Dynamics365Connection,
-    DynamicsConnectionBase,
-    DynamicsFoConnection,
-    HttpConnection,
-)
+from connectors.proxy import ProxyPolicy
+from runner.connections import ConnectionsFile, DynamicsConnectionBase
 from runner.ops.metrics import METRICS
 from runner.store import Store
 from runner.tokens import TokenManager, key_file_for, load_fernet
 
 
-def http_auth_headers(conn: HttpConnection) -> dict[str, str]:
-    if conn.auth == "basic" and conn.username and conn.password:
-        pair = f"{conn.username}:{conn.password.get_secret_value()}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
-    if conn.auth == "bearer" and conn.token:
-        return {"Authorization": f"Bearer {conn.token.get_secret_value()}"}
-    if conn.auth == "header" and conn.header_name and conn.header_value:
-        return {conn.header_name: conn.header_value.get_secret_value()}
-    return {}
-
-
 def secret_values(connections: ConnectionsFile | None) -> list[str]:
-    """Every secret in the connections file, for the redactor."""
+    """Every secret in the connections file (each line of a multi-line one, such as a PEM
+    private key, too), for the redactor."""
     if connections is None:
         return []
-    values = []
+    values: list[str] = []
     for conn in connections.connections.values():
-        for name in ("client_secret", "password", "token", "header_value"):
-            secret = getattr(conn, name, None)
-            if secret is not None:
-                values.append(secret.get_secret_value())
+        for secret in _secrets_in(conn):
+            text = secret.get_secret_value()
+            values.append(text)
+            values += [line for line in text.splitlines()[1:] if len(line) >= 20]
     return values
+
+
+def _secrets_in(model: BaseModel) -> Iterator[SecretStr]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _secrets_in(value)
 
 
 def needs_tokens(connections: ConnectionsFile | None) -> bool:
@@ -65,15 +59,18 @@ def token_manager_for(connections: ConnectionsFile | None, store: Store,
 
 
 class ConnectionPool:
-    """One client per connection name, built on first use, closed together."""
+    """One client per connection name, built on first use by its connection type's factory,
+    closed together."""
 
     def __init__(self, connections: ConnectionsFile | None,
-                 tokens: TokenManager | None = None) -> None:
+                 tokens: TokenManager | None = None, registry: Registry | None = None,
+                 purpose: str = "run") -> None:
         self.connections = connections
         self.tokens = tokens
+        self.registry = registry
+        self.purpose = purpose
         self._clients: dict[str | None, Any] = {}
-        self._sessions: list[aiohttp.ClientSession] = []
-        self._dataverse: list[DataverseClient | FoClient] = []
+        self._built: list[Any] = []  # every client made, old ones too, for close()
 
     def get(self, name: str | None) -> Any:
         if name not in self._clients:
@@ -93,43 +90,49 @@ class ConnectionPool:
         self.connections, self.tokens = connections, tokens
         return changed
 
-    def _session(self, ca_bundle: object = None) -> aiohttp.ClientSession:
-        ssl_ctx = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_ctx, limit=64))
-        self._sessions.append(session)
-        return session
+    def connection_type(self, type_key: str) -> ConnectionTypeSpec | None:
+        registry = self.registry or default_registry()
+        found = registry.connection_types.get(type_key)
+        if found is None and registry is not default_registry():
+            found = default_registry().connection_types.get(type_key)
+        return found
 
     def _build(self, name: str | None) -> Any:
         if name is None:
-            return HttpClient(self._session())
+            return self._anonymous()
         conn = self.connections.connections.get(name) if self.connections else None
         if conn is None:
             raise RecipeError(f"unknown connection {name!r}")
-        if isinstance(conn, HttpConnection):
-            return HttpClient(self._session(conn.ca_bundle), base_url=str(conn.base_url),
-                              headers=http_auth_headers(conn),
-                              allowed_hosts=tuple(conn.allowed_hosts))
-        if isinstance(conn, Dynamics365Connection) and self.tokens is not None:
-            client = DataverseClient.open(conn.api_base_url, self.tokens.tokens(name),
-                                          ca_bundle=conn.ca_bundle, throttle=conn.throttle,
-                                          hooks=METRICS.connector_hooks(name))
-            self._dataverse.append(client)
-            return client
-        if isinstance(conn, DynamicsFoConnection) and self.tokens is not None:
-            fo = FoClient.open(conn.api_base_url, self.tokens.tokens(name),
-                               ca_bundle=conn.ca_bundle, throttle=conn.throttle,
-                               data_area=conn.data_area,
-                               cross_company=conn.cross_company)
-            fo.hooks = METRICS.connector_hooks(name)  # 429s and retries counted, as Dataverse
-            self._dataverse.append(fo)
-            return fo
-        raise RecipeError(f"connection {name!r}: type {conn.type!r} is not supported yet")
+        spec = self.connection_type(conn.type)
+        if spec is None:
+            raise RecipeError(f"connection {name!r}: no installed connector provides type "
+                              f"{conn.type!r} (see `recipe-runner connectors list`)")
+        tokens = None
+        if spec.uses_tokens:
+            if self.tokens is None or not isinstance(conn, DynamicsConnectionBase):
+                raise RecipeError(f"connection {name!r}: type {conn.type!r} signs in with "
+                                  "OAuth, which needs a Dynamics-style connection")
+            tokens = self.tokens.tokens(name)
+        proxy = getattr(conn, "proxy_policy", None) or ProxyPolicy.from_environ()
+        context = ClientContext(name, conn, proxy, tokens, METRICS.connector_hooks(name),
+                                "check" if self.purpose == "check" else "run")
+        return self._keep(spec.client(context))
+
+    def _anonymous(self) -> Any:
+        registry = self.registry or default_registry()
+        spec = registry.anonymous_type() or default_registry().anonymous_type()
+        if spec is None:
+            return None
+        return self._keep(spec.client(ClientContext(None, None, ProxyPolicy.from_environ())))
+
+    def _keep(self, client: Any) -> Any:
+        self._built.append(client)
+        return client
 
     async def close(self) -> None:
-        for client in self._dataverse:
-            await client.close()
-        for session in self._sessions:
-            await session.close()
-        self._dataverse.clear()
-        self._sessions.clear()
+        for client in self._built:
+            close = getattr(client, "close", None)
+            if close is not None:
+                await close()
+        self._built.clear()
         self._clients.clear()

@@ -92,13 +92,29 @@ def build_wheels(world: Path) -> Path:
                                 ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
             else:
                 shutil.copy2(origin, source / origin.name)
-    assert "pip wheel --wheel-dir /wheels ." in last(builder, "RUN")
-    wheels = world / "wheels"
-    built = run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels),
-                 "."], cwd=source)
-    if built.returncode != 0 and any(s in built.stderr for s in UNREACHABLE_INDEX):
+    runs = [i.args for i in builder if i.keyword == "RUN"]
+    assert "pip download --require-hashes --no-deps --dest /tools -r requirements/build.lock" \
+        in runs[0]
+    assert "pip wheel --require-hashes --wheel-dir /wheels -r requirements/runtime.lock" \
+        in runs[0]
+    assert "pip wheel --no-deps --no-build-isolation --wheel-dir /wheels ." in last(builder,
+                                                                                    "RUN")
+    wheels, tools = world / "wheels", world / "tools"
+    fetched = run([sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes",
+                   "--no-deps", "--dest", str(tools), "-r", "requirements/build.lock"],
+                  cwd=source)
+    if fetched.returncode != 0 and any(s in fetched.stderr for s in UNREACHABLE_INDEX):
+        pytest.skip(f"cannot reach PyPI or a local pip cache for the build tools: "
+                    f"{fetched.stderr.strip().splitlines()[-1]}")
+    assert fetched.returncode == 0, fetched.stderr[-3000:]
+    locked = run([sys.executable, "-m", "pip", "wheel", "--quiet", "--require-hashes",
+                  "--wheel-dir", str(wheels), "-r", "requirements/runtime.lock"], cwd=source)
+    if locked.returncode != 0 and any(s in locked.stderr for s in UNREACHABLE_INDEX):
         pytest.skip(f"cannot reach PyPI or a local pip cache for the dependencies: "
-                    f"{built.stderr.strip().splitlines()[-1]}")
+                    f"{locked.stderr.strip().splitlines()[-1]}")
+    assert locked.returncode == 0, locked.stderr[-3000:]
+    built = run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                 "--no-build-isolation", "--wheel-dir", str(wheels), "."], cwd=source)
     assert built.returncode == 0, built.stderr[-3000:]
     return wheels
 
@@ -124,15 +140,20 @@ def install(world: Path, wheels: Path) -> Path:
     final = stage_of(parse_dockerfile(DOCKERFILE.read_text()), 1)
     install_step = " ".join(i.args for i in final if i.keyword == "RUN")
     assert "venv --without-pip /opt/recipe-runner" in install_step
-    assert "--no-index --find-links=/wheels /wheels/recipe_runner-*.whl" in install_step
+    assert 'pip_whl="$(echo /tools/pip-*.whl)"' in install_step
+    assert '/opt/recipe-runner/bin/python "$pip_whl/pip" install' in install_step
+    assert "--no-deps /wheels/*.whl" in install_step
+    assert '/opt/recipe-runner/bin/python "$pip_whl/pip" check' in install_step
     venv = world / "opt-recipe-runner"
     made = run([base_python(), "-m", "venv", "--without-pip", str(venv)])
     assert made.returncode == 0, made.stderr
-    (wheel,) = wheels.glob("recipe_runner-*.whl")
-    installed = run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"),
-                     "install", "--quiet", "--no-cache-dir", "--no-index",
-                     f"--find-links={wheels}", str(wheel)])
+    (pip_whl,) = (wheels.parent / "tools").glob("pip-*.whl")  # the locked pip, run from its wheel
+    pip = [str(venv / "bin" / "python"), f"{pip_whl}/pip"]
+    installed = run([*pip, "install", "--quiet", "--no-cache-dir", "--no-index", "--no-deps",
+                     *map(str, wheels.glob("*.whl"))])
     assert installed.returncode == 0, installed.stderr[-3000:]
+    checked = run([*pip, "check"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     return venv
 
 

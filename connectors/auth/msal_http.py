@@ -4,8 +4,10 @@ msal is synchronous and accepts any ``http_client=`` with ``post``/``get``/``clo
 (reference Part D). :class:`MsalHttpClient` is that object, built on ``requests``:
 
 * ``trust_env = False``: an exported ``REQUESTS_CA_BUNDLE`` (this machine exports the system
-  bundle, which lacks the emulator's test CA) or a proxy variable cannot override the CA bundle
-  we pass, so certificate checks stay on and stay ours.
+  bundle, which lacks the emulator's test CA) cannot override the CA bundle we pass, so
+  certificate checks stay on and stay ours. Proxies are chosen per request by the
+  connection's :class:`~connectors.proxy.ProxyPolicy` instead (by default the environment's
+  ``HTTPS_PROXY``/``NO_PROXY``, as for every other outbound call).
 * ``data`` dicts are form-encoded, as token endpoints require.
 * msal's ROPC user-realm lookup drops the authority's port
   (``https://host/common/userrealm/…``); the request goes back to ``host:<authority port>``.
@@ -27,6 +29,8 @@ import msal
 import requests
 from requests.adapters import HTTPAdapter
 
+from connectors.proxy import ProxyPolicy
+
 USER_REALM_PATH = "/common/userrealm/"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 # msal owns these when it builds its own session; with ours they must not slip through.
@@ -42,9 +46,10 @@ class MsalHttpClient:
     """
 
     def __init__(self, ca_bundle: str | None = None, authority_port: int | None = None,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 30.0, proxy: ProxyPolicy | None = None) -> None:
         self.authority_port = authority_port
         self.timeout_s = timeout_s
+        self.proxy = proxy if proxy is not None else ProxyPolicy.from_environ()
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.verify = ca_bundle if ca_bundle else True
@@ -53,13 +58,15 @@ class MsalHttpClient:
     def post(self, url: str, params: Mapping[str, Any] | None = None, data: Any = None,
              headers: Mapping[str, str] | None = None, **kwargs: Any) -> requests.Response:
         body, all_headers = _form_encoded(data, headers)
-        return self._session.post(self.route(url), params=params, data=body,
-                                  headers=all_headers, **self._options(kwargs))
+        target = self.route(url)
+        return self._session.post(target, params=params, data=body, headers=all_headers,
+                                  **self._options(target, kwargs))
 
     def get(self, url: str, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None, **kwargs: Any) -> requests.Response:
-        return self._session.get(self.route(url), params=params, headers=dict(headers or {}),
-                                 **self._options(kwargs))
+        target = self.route(url)
+        return self._session.get(target, params=params, headers=dict(headers or {}),
+                                 **self._options(target, kwargs))
 
     def close(self) -> None:
         self._session.close()
@@ -73,9 +80,10 @@ class MsalHttpClient:
         netloc = f"{parts.hostname}:{self.authority_port}"
         return urlunsplit(parts._replace(netloc=netloc))
 
-    def _options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _options(self, url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         options = {k: v for k, v in kwargs.items() if k not in _IGNORED_KWARGS}
         options.setdefault("timeout", self.timeout_s)
+        options["proxies"] = self.proxy.requests_proxies(url)
         return options
 
 
@@ -98,16 +106,19 @@ def build_msal_app(
     client_id: str,
     *,
     client_secret: str | None = None,
+    client_credential: str | dict[str, Any] | None = None,
     ca_bundle: str | None = None,
     token_cache: msal.TokenCache | None = None,
     timeout_s: float = 30.0,
+    proxy: ProxyPolicy | None = None,
 ) -> msal.ClientApplication:
-    """A Confidential (with ``client_secret``) or Public msal app for ``authority``.
+    """A Confidential (with ``client_secret``, or ``client_credential``: a secret, or msal's
+    certificate or ``client_assertion`` dict) or Public msal app for ``authority``.
 
     Instance discovery is off: it would call login.microsoftonline.com, which neither the
     emulator nor an on-premises AD FS needs. Tenant (OIDC) discovery runs here, at once.
     """
-    http_client = MsalHttpClient(ca_bundle, urlsplit(authority).port, timeout_s)
+    http_client = MsalHttpClient(ca_bundle, urlsplit(authority).port, timeout_s, proxy)
     common: dict[str, Any] = {
         "authority": authority.rstrip("/"),
         "http_client": http_client,
@@ -115,9 +126,10 @@ def build_msal_app(
         "token_cache": token_cache,
     }
     try:
-        if client_secret is None:
+        credential = client_credential if client_credential is not None else client_secret
+        if credential is None:
             return msal.PublicClientApplication(client_id, **common)
-        return msal.ConfidentialClientApplication(client_id, client_credential=client_secret,
+        return msal.ConfidentialClientApplication(client_id, client_credential=credential,
                                                   **common)
     except BaseException:
         http_client.close()  # discovery failed: do not leak the connection pool

@@ -41,6 +41,7 @@ from connectors.odata.escaping import string_literal
 from connectors.odata.paging import LoopGuard, page_rows
 from connectors.odata.retry import RetryPolicy
 from connectors.odata.throttle import ConnectionThrottle, ThrottleSettings
+from connectors.proxy import ProxyPolicy
 
 __all__ = [  # with the names other modules import from here
     "ODATA_HEADERS",
@@ -101,9 +102,10 @@ class DataverseClient(ODataClient[DataverseResponse]):
     @classmethod
     def open(cls, base_url: str, tokens: AccessTokens, *, ca_bundle: Path | str | None = None,
              throttle: ThrottleSettings | None = None, retry: RetryPolicy | None = None,
-             timeout_s: float = 120.0, hooks: ClientHooks | None = None) -> DataverseClient:
+             timeout_s: float = 120.0, hooks: ClientHooks | None = None,
+             proxy: ProxyPolicy | None = None) -> DataverseClient:
         """A client with its own pooled session (trusting ``ca_bundle`` when given)."""
-        return cls(pooled_session(ca_bundle, throttle, timeout_s), base_url, tokens,
+        return cls(pooled_session(ca_bundle, throttle, timeout_s, proxy), base_url, tokens,
                    throttle=ConnectionThrottle(throttle), retry=retry, owns_session=True,
                    hooks=hooks)
 

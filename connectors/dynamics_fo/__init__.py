@@ -10,7 +10,7 @@ batch, operations).
 Shared with the Dataverse connector, under ``connectors.odata``: the client base (session,
 token, 401 renewal, send loop), the throttle, the retry policy, the error classification, the
 OData escaping, the param types, the timestamp cursor and the record-action helpers; the
-``$batch`` reader is ``connectors.dynamics365.actions.batch_wire``'s.
+``$batch`` reader is the shared ``connectors.odata.batch_wire``.
 """
 
 from __future__ import annotations

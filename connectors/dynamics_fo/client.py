@@ -35,6 +35,7 @@ from connectors.odata.client import (
 from connectors.odata.paging import LoopGuard, page_rows
 from connectors.odata.retry import RetryPolicy
 from connectors.odata.throttle import ConnectionThrottle, ThrottleSettings
+from connectors.proxy import ProxyPolicy
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,10 @@ class FoClient(ODataClient[FoResponse]):
     def open(cls, base_url: str, tokens: AccessTokens, *, ca_bundle: Path | str | None = None,
              throttle: ThrottleSettings | None = None, retry: RetryPolicy | None = None,
              data_area: str | None = None, cross_company: bool = False,
-             timeout_s: float = 120.0) -> FoClient:
+             timeout_s: float = 120.0,
+             proxy: ProxyPolicy | None = None) -> FoClient:
         """A client with its own pooled session (trusting ``ca_bundle`` when given)."""
-        return cls(pooled_session(ca_bundle, throttle, timeout_s), base_url, tokens,
+        return cls(pooled_session(ca_bundle, throttle, timeout_s, proxy), base_url, tokens,
                    throttle=ConnectionThrottle(throttle), retry=retry, data_area=data_area,
                    cross_company=cross_company, owns_session=True)
 

@@ -120,7 +120,8 @@ async def http_request(params: HttpRequestParams, ctx: StepContext) -> dict[str,
     except aiohttp.ClientConnectorCertificateError as exc:
         raise FatalError(f"{params.method} {url}: the server's certificate is not trusted "
                          "(give the connection a ca_bundle)") from exc
-    except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+    except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError,
+            aiohttp.ClientHttpProxyError) as exc:
         raise RetryableError(f"{params.method} {url} failed: {exc.__class__.__name__}") from exc
     _raise_for(output, params, url)
     return output

@@ -35,6 +35,7 @@ from connectors.errors import AuthError, ConnectorError, FatalError, RecipeError
 from connectors.odata.errors import transport_error
 from connectors.odata.retry import NotingResends, RetryPolicy, with_retries
 from connectors.odata.throttle import ConnectionThrottle, ThrottleSettings
+from connectors.proxy import ProxyPolicy
 
 ODATA_HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 QUERY_SAFE = "$',()/:@"  # kept verbatim in query values; everything else is percent-encoded
@@ -102,14 +103,17 @@ def parse_http_date(value: str | None) -> datetime | None:
 
 
 def pooled_session(ca_bundle: Path | str | None, throttle: ThrottleSettings | None,
-                   timeout_s: float) -> aiohttp.ClientSession:
+                   timeout_s: float, proxy: ProxyPolicy | None = None) -> aiohttp.ClientSession:
     """A session trusting ``ca_bundle`` (when given), pooling as many connections as the
-    throttle lets requests run at once."""
+    throttle lets requests run at once, routed by ``proxy`` (None: the environment's
+    ``HTTPS_PROXY``/``NO_PROXY``)."""
     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
     limit = (throttle or ThrottleSettings()).max_concurrent
+    policy = proxy if proxy is not None else ProxyPolicy.from_environ()
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(ssl=context, limit=limit),
-        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(30.0, timeout_s)))
+        timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(30.0, timeout_s)),
+        middlewares=(policy.aiohttp_middleware(),))
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def transport_error(service: str, exc: BaseException,
     The message names ``host:port`` (from the exception, or ``url``) and the cause."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return RetryableError(f"{service} did not answer in time ({describe(exc, url)})")
-    if isinstance(exc, aiohttp.ClientConnectorError):  # no connection was made
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ClientHttpProxyError):
+        # no connection was made (a proxy that refused the tunnel, too)
         return RetryableError(f"cannot reach {service} at {describe(exc, url)}", not_sent=True)
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError
                   | aiohttp.ClientOSError | ConnectionResetError):

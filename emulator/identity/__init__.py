@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from emulator.identity import adfs, authorize, control, device_flow, discovery, token_endpoint
+from emulator.identity import (
+    adfs,
+    assertions,
+    authorize,
+    control,
+    device_flow,
+    discovery,
+    managed,
+    token_endpoint,
+)
 from emulator.identity.runtime import install, runtime_of
 from emulator.identity.specs import AppSpec, TokenSettingsPatch, UserSpec, problems
 from emulator.seed import SeedError
@@ -31,6 +40,8 @@ M = TypeVar("M", bound=BaseModel)
 def setup(app: web.Application, state: EmulatorState) -> None:
     install(state)
     app.add_routes(control.routes)
+    app.add_routes(assertions.routes)  # certificate and federated credentials
+    managed.add_routes(app)  # IMDS and App Service managed-identity endpoints
     adfs.add_routes(app)  # before the /{tenant}/ routes, so "adfs" is never taken for a tenant
     device_flow.add_routes(app)
     app.add_routes(discovery.routes)
@@ -50,6 +61,8 @@ def apply_seed(state: EmulatorState, doc: dict[str, Any]) -> None:
     settings = doc.get("token_settings")
     if settings is not None:
         _validated(TokenSettingsPatch, settings, "token_settings").apply(directory.settings)
+    assertions.apply_seed(state, doc)
+    managed.apply_seed(state, doc)
 
 
 def _section(doc: dict[str, Any], name: str, kind: type) -> Any:

@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 
 from emulator.directory import AppRegistration
+from emulator.identity import assertions
 from emulator.identity.errors import IdentityError
 from emulator.identity.realm import Realm
 from emulator.identity.runtime import IdentityRuntime, runtime_of
@@ -83,6 +84,8 @@ def authenticate_client(
         raise not_found
     if not realm.is_adfs:
         realm.check_subject_tenant(app.tenant_id, not_found)
+    if assertions.is_assertion(form):  # a certificate or a federated token instead of a secret
+        return assertions.authenticate_with_assertion(state, realm, app, form)
     _check_secret(app, secret)
     return app
 

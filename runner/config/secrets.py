@@ -1,4 +1,6 @@
-"""Secret references: `${env:NAME}` and `${file:/path}` in any string value of a config file.
+"""Secret references: `${env:NAME}`, `${file:/path}` and `${credential:NAME}` (a systemd
+credential: the file NAME in `$CREDENTIALS_DIRECTORY`, which `LoadCredential=NAME:/path` fills)
+in any string value of a config file.
 
 References are resolved before typed validation, so a field typed `SecretStr` receives the secret
 and a plain field (tenant_id, client_id) receives the text. A missing variable or unreadable file
@@ -23,7 +25,8 @@ from runner.config.yaml_source import YamlSource
 
 MAX_REFERENCE_CHARS = 8192
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-REFERENCE = re.compile(r"^\$\{(?P<kind>env|file):(?P<target>[^}]+)\}$")
+REFERENCE = re.compile(r"^\$\{(?P<kind>env|file|credential):(?P<target>[^}]+)\}$")
+CREDENTIAL_NAME = re.compile(r"^[A-Za-z0-9_.@-]+$")  # systemd's credential ids, no path
 LITERAL_SECRET_HINT = "secret written in the file; prefer ${env:NAME} or ${file:/path}"
 
 
@@ -46,12 +49,20 @@ class ResolvedData:
 
 
 def is_reference(value: object) -> bool:
-    """True for a string of the exact form `${env:NAME}` or `${file:/path}`."""
+    """True for a string of the exact form `${env:NAME}`, `${file:/path}` or
+    `${credential:NAME}`."""
     return isinstance(value, str) and REFERENCE.match(value) is not None
 
 
+# Fields whose value is a document of several lines (PEM certificates and keys): their
+# references may hold line breaks (no other control characters), up to a secret file's size.
+MULTILINE_FIELDS = frozenset({"client_certificate", "client_certificate_key"})
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def resolve_reference(
-    text: str, *, base_dir: Path, environ: Mapping[str, str] | None = None
+    text: str, *, base_dir: Path, environ: Mapping[str, str] | None = None,
+    multiline: bool = False,
 ) -> str:
     """The value `text` refers to; a relative file path is read relative to `base_dir`.
 
@@ -61,6 +72,11 @@ def resolve_reference(
     must not carry that file into a URL, a header or an error message.
     """
     value = _referenced_value(text, base_dir, environ)
+    if multiline:
+        if _CONTROL_BUT_LINES.search(value):
+            raise UnusableReferenceValue(f"{text} holds control characters; point it at the "
+                                         "PEM file")
+        return value
     if len(value) > MAX_REFERENCE_CHARS or _CONTROL.search(value):
         where = "file" if text.startswith("${file:") else "variable"
         raise UnusableReferenceValue(
@@ -74,6 +90,8 @@ def _referenced_value(text: str, base_dir: Path, environ: Mapping[str, str] | No
     if match is None:
         return text
     kind, target = match["kind"], match["target"].strip()
+    if kind == "credential":
+        return _credential(target, os.environ if environ is None else environ)
     if kind == "env":
         env = os.environ if environ is None else environ
         if target not in env:
@@ -86,6 +104,26 @@ def _referenced_value(text: str, base_dir: Path, environ: Mapping[str, str] | No
     except UnreadableFile as exc:
         # The path as written: what the user can find in the file.
         raise SecretReferenceError(f"cannot read secret file '{target}': {exc}") from None
+
+
+def _credential(name: str, environ: Mapping[str, str]) -> str:
+    """The systemd credential ``name`` (``LoadCredential=name:/path`` in the unit)."""
+    if not CREDENTIAL_NAME.match(name) or name in (".", ".."):
+        raise SecretReferenceError(f"credential {name!r}: a credential name has no '/'")
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise SecretReferenceError(
+            f"credential {name!r}: $CREDENTIALS_DIRECTORY is not set (run under systemd with "
+            f"LoadCredential={name}:/path/to/file, or refer to a file with ${{file:…}})")
+    path = Path(directory) / name
+    if not path.exists():
+        raise SecretReferenceError(
+            f"credential {name!r} is not loaded: add LoadCredential={name}:/path/to/file to the "
+            f"unit (systemctl edit recipe-runner)")
+    try:
+        return read_regular_text(path, MAX_SECRET_BYTES).rstrip("\r\n")
+    except UnreadableFile as exc:
+        raise SecretReferenceError(f"cannot read credential {name!r}: {exc}") from None
 
 
 def resolve_references(
@@ -134,7 +172,8 @@ def _resolve(
     if not is_reference(value):
         return value
     try:
-        return resolve_reference(value, base_dir=base_dir, environ=environ)
+        return resolve_reference(value, base_dir=base_dir, environ=environ,
+                                 multiline=bool(path) and path[-1] in MULTILINE_FIELDS)
     except SecretReferenceError as exc:
         out.unresolved.add(path)
         if isinstance(exc, UnusableReferenceValue):

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, ValidationError
 
+from connectors.catalog import default_registry
 from runner.config.problems import ConfigError, Problem, sort_problems, suggestion
 from runner.config.pydantic_problems import problems_from_validation_error
 from runner.config.secrets import literal_secret_problems, resolve_references, secret_fields
@@ -177,18 +178,29 @@ def _check_names(run: _Run, connections: Mapping[Any, Any]) -> None:
 def _check_connection(run: _Run, name: str, raw: Mapping[str, Any]) -> BaseModel | None:
     prefix = ("connections", name)
     type_name = raw.get("type")
-    model = CONNECTION_MODELS.get(type_name) if isinstance(type_name, str) else None
+    models = connection_models()
+    model = models.get(type_name) if isinstance(type_name, str) else None
     if "type" not in raw or type_name is None:
         run.problems.append(run.source.problem((*prefix, "type"), "field required", at="parent"))
     elif model is None:
-        choices = ", ".join(CONNECTION_MODELS)
+        choices = ", ".join(models)
         message = f"unknown connection type {type_name!r}, expected one of {choices}"
-        message += suggestion(str(type_name), CONNECTION_MODELS)
+        message += suggestion(str(type_name), models)
         run.problems.append(run.source.problem((*prefix, "type"), message))
     if model is None:
         return None
     run.types[name] = str(type_name)
     return _check_entry(run, prefix, raw, model, str(type_name))
+
+
+def connection_models() -> dict[str, type[BaseModel]]:
+    """The model of every connection type: recipe-runner's own, then those installed
+    connectors bring (``ConnectionTypeSpec.settings``)."""
+    models = dict(CONNECTION_MODELS)
+    for key, spec in default_registry().connection_types.items():
+        if spec.settings is not None:
+            models.setdefault(key, spec.settings)
+    return models
 
 
 def _check_entry(

@@ -26,7 +26,15 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.auth.credentials import (
+    CertificateCredential,
+    certificate_credential,
+    federated_assertion,
+)
+from connectors.auth.managed_identity import ManagedIdentitySource
+from connectors.base import ConnectionSettings
 from connectors.odata.throttle import ThrottleSettings
+from connectors.proxy import Proxy, ProxyPolicy
 from runner.connections.fields import (
     ConnectionName,
     DataAreaId,
@@ -61,6 +69,10 @@ def _host_name(value: str) -> str:
 HostName = Annotated[str, AfterValidator(_host_name)]
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
 def _raise_rule_errors(violations: list[RuleViolation]) -> None:
     errors = [f"{v.field}: {v.message}" for v in violations if v.severity == "error"]
     if errors:
@@ -90,13 +102,51 @@ class OAuthProfile(BaseModel):
     )
 
 
+class ProxySetting(BaseModel):
+    """A connection's own HTTP proxy; wins over HTTPS_PROXY / HTTP_PROXY / NO_PROXY."""
+
+    model_config = _STRICT
+
+    url: HttpUrl = Field(description="Proxy URL (http://host:port) for this connection's "
+                                     "token and API requests, http and https alike.",
+                         examples=["http://proxy.contoso.com:3128"])
+    username: NonEmptyStr | None = Field(None, description="User for a proxy that requires "
+                                                           "Basic authentication.",
+                                         examples=["${env:PROXY_USER}"])
+    password: SecretStr | None = Field(None, description="Its password.",
+                                       examples=["${file:/run/secrets/proxy_password}"])
+    no_proxy: list[NonEmptyStr] = Field(
+        default_factory=list, description="Hosts reached directly: host names, domain "
+                                          "suffixes (.contoso.com), IPs or CIDR blocks, each "
+                                          "optionally with :port; * for all.",
+        examples=[[".internal.contoso.com", "10.0.0.0/8"]])
+
+    @field_validator("url")
+    @classmethod
+    def _usable(cls, value: str) -> str:
+        Proxy.parse(value)  # ProxyConfigError (a ValueError) names what is wrong
+        return value
+
+    def policy(self) -> ProxyPolicy:
+        password = self.password.get_secret_value() if self.password else None
+        return ProxyPolicy.explicit(self.url, self.username, password, self.no_proxy)
+
+
+def proxy_policy(setting: ProxySetting | None) -> ProxyPolicy:
+    """The connection's own proxy, else the environment's (read now)."""
+    return setting.policy() if setting is not None else ProxyPolicy.from_environ()
+
+
 class DynamicsConnectionBase(BaseModel):
     """Fields shared by Dataverse and Finance & Operations connections, and the derived URLs."""
 
     model_config = _STRICT
 
-    auth: Literal["authorization_code", "client_credentials", "password"] = Field(
-        "client_credentials", description="OAuth flow used to get tokens."
+    auth: Literal["authorization_code", "client_credentials", "password",
+                  "managed_identity"] = Field(
+        "client_credentials", description="OAuth flow used to get tokens (managed_identity: "
+                                          "the Azure identity of the machine running the "
+                                          "daemon; client_id then names a user-assigned one)."
     )
     environment: HostPort = Field(
         description="Full domain of the environment, optionally with :port (no https://).",
@@ -119,6 +169,32 @@ class DynamicsConnectionBase(BaseModel):
         None, description="Client secret; required for client_credentials.",
         examples=["${file:/run/secrets/d365_client_secret}"],
     )
+    client_certificate: SecretStr | None = Field(
+        None, description="PEM with the app's certificate and, unless client_certificate_key "
+                          "is set, its private key: signed client assertions instead of a "
+                          "secret.", examples=["${file:/etc/recipe-runner/app-cert.pem}"])
+    client_certificate_key: SecretStr | None = Field(
+        None, description="PEM private key of client_certificate, when kept in its own file.",
+        examples=["${file:/etc/recipe-runner/app-key.pem}"])
+    client_certificate_thumbprint: NonEmptyStr | None = Field(
+        None, description="SHA-1 thumbprint (hex) as the portal shows it; checked against "
+                          "the certificate, needed only when the PEM has no certificate.",
+        examples=["3A1F9C2B7D4E5F60718293A4B5C6D7E8F9012345"])
+    client_certificate_passphrase: SecretStr | None = Field(
+        None, description="Passphrase of an encrypted private key.")
+    federated_token_file: Path | None = Field(
+        None, description="Workload identity federation: a file holding a token from a "
+                          "trusted issuer (e.g. Kubernetes' projected service-account token), "
+                          "read again on every renewal.",
+        examples=["/var/run/secrets/azure/tokens/azure-identity-token"])
+    managed_identity_endpoint: HttpUrl | None = Field(
+        None, description="Managed identity token endpoint; default IDENTITY_ENDPOINT (App "
+                          "Service) or IMDS http://169.254.169.254/metadata/identity/oauth2/"
+                          "token.")
+    managed_identity_header: SecretStr | None = Field(
+        None, description="App Service's X-IDENTITY-HEADER secret; default IDENTITY_HEADER. "
+                          "Set means the App Service protocol, unset IMDS.",
+        examples=["${env:IDENTITY_HEADER}"])
     client_secret_expires: date | None = Field(
         None, description="When the client secret expires; warned about 14 days ahead.",
         examples=["2027-05-01"],
@@ -157,11 +233,14 @@ class DynamicsConnectionBase(BaseModel):
     max_concurrent: int = Field(
         16, ge=1, le=256, description="Requests in flight at once on this connection "
                                       "(Dataverse allows one user 52).", examples=[16])
+    proxy: ProxySetting | None = Field(
+        None, description="HTTP proxy for this connection's token and API requests; "
+                          "without it HTTPS_PROXY / HTTP_PROXY / NO_PROXY apply.")
     _profile_scopes: tuple[str, ...] | None = PrivateAttr(None)
 
-    @field_validator("ca_bundle")
+    @field_validator("ca_bundle", "federated_token_file")
     @classmethod
-    def _ca_bundle_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+    def _file_exists(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else existing_file(value, info)
 
     @model_validator(mode="after")
@@ -169,6 +248,42 @@ class DynamicsConnectionBase(BaseModel):
         if not _rules_reported(info):
             _raise_rule_errors(dynamics_rule_violations(self.model_dump(), profiles=None))
         return self
+
+    @model_validator(mode="after")
+    def _usable_certificate(self) -> Self:
+        self.certificate_credential()  # CredentialError (a ValueError) says what is wrong
+        return self
+
+    def certificate_credential(self) -> CertificateCredential | None:
+        """The certificate credential, when client_certificate is set."""
+        if self.client_certificate is None:
+            return None
+        return certificate_credential(
+            self.client_certificate.get_secret_value(),
+            _secret(self.client_certificate_key), self.client_certificate_thumbprint,
+            _secret(self.client_certificate_passphrase))
+
+    @property
+    def client_credential(self) -> str | dict[str, Any] | None:
+        """msal's ``client_credential``: certificate, federated token file, or secret."""
+        certificate = self.certificate_credential()
+        if certificate is not None:
+            return certificate.for_msal()
+        if self.federated_token_file is not None:
+            return {"client_assertion": federated_assertion(self.federated_token_file)}
+        return _secret(self.client_secret)
+
+    @property
+    def managed_identity_source(self) -> ManagedIdentitySource:
+        endpoint = str(self.managed_identity_endpoint) if self.managed_identity_endpoint \
+            else None
+        return ManagedIdentitySource.resolve(endpoint, _secret(self.managed_identity_header),
+                                             self.client_id)
+
+    @property
+    def proxy_policy(self) -> ProxyPolicy:
+        """Which proxy each of this connection's requests goes through."""
+        return proxy_policy(self.proxy)
 
     @property
     def throttle(self) -> ThrottleSettings:
@@ -269,6 +384,9 @@ class HttpConnection(BaseModel):
         "'*.example.com' for its subdomains). Otherwise only base_url's scheme, host and port "
         "get them, and a step whose URL leaves that origin fails.",
         examples=[["api2.example.com", "*.hooks.example.com"]])
+    proxy: ProxySetting | None = Field(
+        None, description="HTTP proxy for this connection; without it HTTPS_PROXY / "
+                          "HTTP_PROXY / NO_PROXY apply.")
 
     @field_validator("ca_bundle")
     @classmethod
@@ -281,11 +399,19 @@ class HttpConnection(BaseModel):
             _raise_rule_errors(http_rule_violations(self.model_dump()))
         return self
 
+    @property
+    def proxy_policy(self) -> ProxyPolicy:
+        """Which proxy each of this connection's requests goes through."""
+        return proxy_policy(self.proxy)
+
 
 DynamicsConnection = Dynamics365Connection | DynamicsFoConnection
 Connection = Annotated[
     Dynamics365Connection | DynamicsFoConnection | HttpConnection, Field(discriminator="type")
 ]
+# A connection of a type an installed connector brings: its own settings model (already
+# validated by the loader against that model).
+AnyConnection = Connection | ConnectionSettings
 CONNECTION_MODELS: dict[str, type[BaseModel]] = {
     "dynamics365": Dynamics365Connection,
     "dynamics_fo": DynamicsFoConnection,
@@ -298,7 +424,7 @@ class ConnectionsFile(BaseModel):
 
     model_config = _STRICT
 
-    connections: dict[ConnectionName, Connection] = Field(
+    connections: dict[ConnectionName, AnyConnection] = Field(
         description="Connections by name ([a-z0-9_-]+)."
     )
     oauth_profiles: dict[NonEmptyStr, OAuthProfile] = Field(

@@ -15,7 +15,10 @@ from typing import Any
 from runner.config.problems import Severity, suggestion
 from runner.config.yaml_source import Anchor
 
-DYNAMICS_AUTHS = ("authorization_code", "client_credentials", "password")
+DYNAMICS_AUTHS = ("authorization_code", "client_credentials", "password", "managed_identity")
+# what a confidential client proves itself with: exactly one of these
+CLIENT_CREDENTIALS = ("client_secret", "client_certificate", "federated_token_file")
+MANAGED_IDENTITY_FIELDS = ("managed_identity_endpoint", "managed_identity_header")
 ACCOUNT_TYPES = ("cloud", "on_premise")
 HTTP_AUTHS = ("none", "basic", "bearer", "header")
 HTTP_AUTH_FIELDS = {
@@ -110,6 +113,9 @@ def _supplied_by_profile(conn: Mapping[str, Any], profiles: Profiles | None) -> 
 def _required_fields(
     conn: Mapping[str, Any], auth: str, account_type: str, supplied: set[str]
 ) -> Iterator[RuleViolation]:
+    if auth == "managed_identity":  # the platform vouches: no tenant, app or secret to name
+        return
+    yield from _credential_choice(conn, auth, supplied)
     needs: list[tuple[str, str]] = []
     if account_type == "cloud":
         needs.append(("tenant_id", "when account_type is cloud"))
@@ -117,7 +123,7 @@ def _required_fields(
         needs.append(("ad_domain", "when account_type is on_premise"))
     needs.append(("client_id", "(or an oauth_profile that sets it)"))
     if auth == "client_credentials":
-        needs.append(("client_secret", "when auth is client_credentials"))
+        pass  # one of CLIENT_CREDENTIALS: _credential_choice
     elif auth == "password":
         needs += [("username", "when auth is password"), ("password", "when auth is password")]
     else:
@@ -127,10 +133,27 @@ def _required_fields(
             yield RuleViolation(name, f"field required {reason}")
 
 
+def _credential_choice(
+    conn: Mapping[str, Any], auth: str, supplied: set[str]
+) -> Iterator[RuleViolation]:
+    given = [n for n in CLIENT_CREDENTIALS if not _missing(conn, n)
+             or (n == "client_secret" and n in supplied)]
+    if len(given) > 1:
+        yield RuleViolation(given[1], f"use one client credential, not {' and '.join(given)}")
+    elif not given and auth == "client_credentials":
+        yield RuleViolation("client_secret", "field required when auth is client_credentials "
+                                             "(or client_certificate, or federated_token_file)")
+
+
 def _unused_fields(
     conn: Mapping[str, Any], auth: str, account_type: str
 ) -> Iterator[RuleViolation]:
     unused: list[tuple[str, str]] = []
+    if auth != "managed_identity":
+        unused += [(n, "auth is managed_identity") for n in MANAGED_IDENTITY_FIELDS]
+    else:
+        unused += [(n, "auth is client_credentials or authorization_code")
+                   for n in CLIENT_CREDENTIALS]
     if auth != "password":
         unused += [("username", "auth is password"), ("password", "auth is password")]
     if auth != "authorization_code":

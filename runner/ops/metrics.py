@@ -108,6 +108,14 @@ class Metrics:
                                   ["recipe"], registry=r)
         self.loop_lag = Gauge("recipe_runner_event_loop_lag_seconds",
                               "How late the event loop's last heartbeat ran.", registry=r)
+        # For alert rules (deploy/prometheus/alerts.yml): a state, and the interval to
+        # compare lag with.
+        self.connection_ok = Gauge(
+            "recipe_runner_connection_ok",
+            "1 while the connection gets tokens; 0 while it needs a person (invalid, never "
+            "signed in).", ["connection"], registry=r)
+        self.poll_interval = Gauge("recipe_runner_poll_interval_seconds",
+                                   "The recipe's poll interval.", ["recipe"], registry=r)
 
     def observe_poll(self, recipe: str, summary: PollResult) -> None:
         """Count one finished poll (skipped polls are not polls)."""

@@ -58,7 +58,8 @@ async def sample_queues(ops: OpsContext) -> None:
         stats = await queue_stats(ops.engine.store)
     except Exception:  # the store is down: /readyz says so; keep the last samples
         return
-    for name in ops.engine.recipes:
+    for name, running in ops.engine.recipes.items():
+        ops.metrics.poll_interval.labels(name).set(running.recipe.trigger.poll_interval_s)
         queue = stats.get(name)
         ops.metrics.queue_depth.labels(name).set(queue.pending if queue else 0)
         ops.metrics.queue_lag.labels(name).set(queue.lag_s if queue else 0.0)

@@ -1,46 +1,33 @@
 """``recipe-runner validate --online``: valid recipes checked against the live environments.
 
-For each Dynamics connection the recipes use, one client is opened with a token from the
-daemon's :class:`~runner.tokens.TokenManager` (the same state store and encrypted token
-caches, so ``authorization_code`` connections use their stored sign-in), and every trigger
-and step on it is checked by :mod:`~runner.recipes.online_dataverse` or
-:mod:`~runner.recipes.online_fo`. What they find becomes ordinary :class:`Problem`\\ s at the
-recipe's own lines. A connection that cannot be reached or signed in to is one problem,
-pointing at it in the connections file, and its steps are left unchecked.
+For each connection the recipes use whose connection type has an online check
+(``ConnectionTypeSpec.online_check``: Dataverse's and F&O's, or a plugin's), one client is
+opened by that type's factory (for OAuth types with a token from the daemon's
+:class:`~runner.tokens.TokenManager`: the same state store and encrypted token caches, so
+``authorization_code`` connections use their stored sign-in), and every trigger and step on
+it is checked. What the checks find becomes ordinary :class:`Problem`\\ s at the recipe's
+own lines. A connection that cannot be reached or signed in to is one problem, pointing at
+it in the connections file, and its steps are left unchecked.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.base import Params, Registry
-from connectors.dynamics365.client import DataverseClient
-from connectors.dynamics365.retry import RetryPolicy
-from connectors.dynamics_fo import FoClient
+from connectors.base import Finding, OnlineChecker, OnlineUse, Params, Registry
 from connectors.errors import ConnectorError
 from runner.config import FieldPath, Problem, YamlSource, load_yaml, parse_yaml
-from runner.connections import (
-    ConnectionsFile,
-    Dynamics365Connection,
-    DynamicsConnectionBase,
-    DynamicsFoConnection,
-)
+from runner.connections import ConnectionsFile
 from runner.recipes.loader import display_name
 from runner.recipes.model import ActionStep, ForEachStep, Recipe, Step
-from runner.recipes.online_dataverse import DataverseChecker, Finding
-from runner.recipes.online_fo import FoChecker
+from runner.runtime import ConnectionPool, needs_tokens
 from runner.store import Store
 from runner.tokens import TokenManager, key_file_for, load_fernet
-
-# A check is interactive: give up on a service that does not answer rather than back off.
-CHECK_RETRY = RetryPolicy(max_attempts=2, base_delay_s=0.2, max_delay_s=1.0,
-                          max_retry_after_s=5.0)
-CHECK_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -93,64 +80,54 @@ async def check_online(recipes: Iterable[Recipe], registry: Registry,
     for recipe in recipes:
         for use in recipe_uses(recipe, registry):
             conn = connections.connections.get(use.connection)
-            if isinstance(conn, DynamicsConnectionBase):
+            spec = registry.connection_types.get(conn.type) if conn is not None else None
+            if spec is not None and spec.online_check is not None:
                 by_connection[use.connection].append(use)
     if not by_connection:
         return []
     conn_source = load_yaml(connections_file, display_name(connections_file))
     problems: list[Problem] = []
     async with _token_manager(connections, state_url) as tokens:
-        for name, uses in by_connection.items():
-            problems += await _check_connection(name, connections, tokens, uses, conn_source)
+        pool = ConnectionPool(connections, tokens, registry, purpose="check")
+        try:
+            for name, uses in by_connection.items():
+                problems += await _check_connection(name, connections, pool, registry, uses,
+                                                    conn_source)
+        finally:
+            await pool.close()
     return problems
 
 
-async def _check_connection(name: str, connections: ConnectionsFile, tokens: TokenManager,
-                            uses: list[Use], conn_source: YamlSource) -> list[Problem]:
+async def _check_connection(name: str, connections: ConnectionsFile, pool: ConnectionPool,
+                            registry: Registry, uses: list[Use],
+                            conn_source: YamlSource) -> list[Problem]:
     conn = connections.connections[name]
-    client = _open_client(conn, tokens, name)
+    online_check = registry.connection_types[conn.type].online_check
+    assert online_check is not None
     try:
-        return await _check_uses(client, uses)
+        return await _check_uses(online_check(pool.get(name)), uses)
     except ConnectorError as exc:
         message = f"cannot check {len(uses)} recipe step(s) online: {exc.message}"
         return [conn_source.problem(("connections", name), message, at="key",
                                     context=conn.type)]
-    finally:
-        await client.close()
 
 
-async def _check_uses(client: DataverseClient | FoClient, uses: list[Use]) -> list[Problem]:
-    check = _checker(client)
+async def _check_uses(check: OnlineChecker, uses: list[Use]) -> list[Problem]:
     problems: list[Problem] = []
     for use in uses:
-        problems += [use.problem(finding) for finding in await check(use)]
+        found = await check(OnlineUse(use.spec_key, use.params, use.model, use.trigger))
+        problems += [use.problem(finding) for finding in found]
     return problems
-
-
-def _checker(client: DataverseClient | FoClient) -> Callable[[Use], Awaitable[list[Finding]]]:
-    """One checker per connection, so its table list is read once."""
-    if isinstance(client, DataverseClient):
-        dataverse = DataverseChecker(client)
-        return lambda use: dataverse.check(use.params, trigger=use.trigger)
-    fo = FoChecker(client)
-    return lambda use: fo.check(use.spec_key, use.model, use.params)
-
-
-def _open_client(conn: Any, tokens: TokenManager, name: str) -> DataverseClient | FoClient:
-    if isinstance(conn, Dynamics365Connection):
-        return DataverseClient.open(conn.api_base_url, tokens.tokens(name),
-                                    ca_bundle=conn.ca_bundle, retry=CHECK_RETRY,
-                                    timeout_s=CHECK_TIMEOUT_S)
-    assert isinstance(conn, DynamicsFoConnection)
-    return FoClient.open(conn.api_base_url, tokens.tokens(name), ca_bundle=conn.ca_bundle,
-                         retry=CHECK_RETRY, data_area=conn.data_area,
-                         cross_company=conn.cross_company, timeout_s=CHECK_TIMEOUT_S)
 
 
 @asynccontextmanager
 async def _token_manager(connections: ConnectionsFile,
-                         state_url: str) -> AsyncIterator[TokenManager]:
-    """A started :class:`TokenManager` over the daemon's state store and token key."""
+                         state_url: str) -> AsyncIterator[TokenManager | None]:
+    """A started :class:`TokenManager` over the daemon's state store and token key (None
+    when no connection signs in with OAuth)."""
+    if not needs_tokens(connections):
+        yield None
+        return
     key_file = key_file_for(state_url)
     if state_url.startswith("sqlite"):
         key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the SQLite file's folder

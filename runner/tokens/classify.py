@@ -6,7 +6,8 @@
     ├── AADSTS code in TRANSIENT_CODES, or error temporarily_unavailable / server_error,
     │   or an ``error`` that is not an OAuth error string (a throttling or proxy body that
     │   msal parsed, e.g. a 429 with Retry-After)  → RetryableError (try again later)
-    └── anything else (invalid_grant, invalid_client, interaction_required, …)
+    └── anything else (invalid_grant, invalid_client, interaction_required, an unknown
+        certificate AADSTS700027, an expired assertion AADSTS700024, …)
                                               → AuthError(code="AADSTS…"): needs a person
     exception raised by msal's transport
     ├── requests.RequestException (DNS, refused, reset, timeout, TLS)  → RetryableError
@@ -48,7 +49,8 @@ def aadsts_code(result: Mapping[str, Any]) -> str | None:
 
 def classify_result(connection: str, auth: str, result: Mapping[str, Any]) -> ConnectorError:
     """The exception for an msal error dict (one that has ``error``)."""
-    code = aadsts_code(result)
+    # managed identity endpoints have no AADSTS codes: ours name what they refused
+    code = aadsts_code(result) or result.get("recipe_runner_code")
     if is_transient(result):
         error = result.get("error")
         kind = error if isinstance(error, str) else "not an OAuth error response"

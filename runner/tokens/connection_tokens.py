@@ -25,6 +25,7 @@ import msal
 import structlog
 
 from connectors.auth import close_msal_app
+from connectors.auth.managed_identity import ManagedIdentityApp
 from connectors.errors import AuthError, ConnectorError, RetryableError
 from runner.connections import DynamicsConnectionBase
 from runner.ops.metrics import METRICS
@@ -63,12 +64,13 @@ class ConnectionTokens:
         self._on_state = on_state
         self._lock = asyncio.Lock()
         self._cache = msal.SerializableTokenCache()
-        self._app: msal.ClientApplication | None = None
+        self._app: msal.ClientApplication | ManagedIdentityApp | None = None
         self._version = 0  # store version our cache matches
         self._token: str | None = None
         self._generation = 0  # bumped on every new token; lets waiters share a forced renewal
         self._failure: AuthError | None = None
         self._failed_version = -1
+        self._failed_stamp: tuple[int, int] | None = None
 
     # -- the TokenProvider protocol -------------------------------------------------
 
@@ -99,6 +101,9 @@ class ConnectionTokens:
         operator sees the same line as the first time (``announce=False``: a command that
         is about to try the connection anyway, ``connections test``)."""
         self.status, self.reason = stored_state, stored_reason
+        if stored_state is not None:
+            METRICS.connection_ok.labels(self.name).set(0 if stored_state in NEEDS_A_PERSON
+                                                        else 1)
         if stored_state in NEEDS_A_PERSON:
             if announce:
                 self._announce(stored_state, _code_of(stored_reason))
@@ -109,7 +114,7 @@ class ConnectionTokens:
     async def keep_alive(self) -> bool:
         """Redeem the refresh token now (user flows), so it never reaches the inactivity
         limit; True if a token was obtained. Client credentials have nothing to keep alive."""
-        if self.connection.auth == "client_credentials":
+        if self.connection.auth in ("client_credentials", "managed_identity"):
             return False
         async with self._lock:
             await self._renew(force=True)
@@ -158,7 +163,8 @@ class ConnectionTokens:
 
     async def _renew_locked(self, force: bool) -> str:
         changed = await self._sync_from_store()
-        if self._failure is not None and not changed:
+        if (self._failure is not None and not changed
+                and self._credential_stamp() == self._failed_stamp):
             raise self._failure  # nothing changed since it failed: do not ask again
         app = await self._ensure_app()
         # Our clock decided the token is due; msal's cache judges by the wall clock, which
@@ -207,8 +213,21 @@ class ConnectionTokens:
             await self._set_status(ConnectionStatus.OK, None)
         return self._token
 
+    def _credential_stamp(self) -> tuple[int, int] | None:
+        """When and how big the federated token file is: the platform rewriting it (a new
+        token) is a change worth another try, as a new sign-in is."""
+        path = self.connection.federated_token_file
+        if path is None:
+            return None
+        try:
+            info = path.stat()
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
     async def _fail(self, error: AuthError, status: ConnectionStatus) -> str:
         self._failure, self._failed_version = error, self._version
+        self._failed_stamp = self._credential_stamp()
         self._token, self.expires_at = None, None
         METRICS.token_failures.labels(self.name, status.value).inc()
         self.transient_error = None  # it answered: the problem is not the network
@@ -235,6 +254,7 @@ class ConnectionTokens:
 
     async def _set_status(self, status: ConnectionStatus, reason: str | None) -> None:
         self.status, self.reason = status, reason
+        METRICS.connection_ok.labels(self.name).set(0 if status in NEEDS_A_PERSON else 1)
         await self._caches.store.set_connection_state(self.name, status, reason)
         if self._on_state is not None:
             self._on_state(self.name, status, reason)
@@ -261,7 +281,7 @@ class ConnectionTokens:
             log.info("token.cache_conflict", connection=self.name)
             await self._sync_from_store()  # another replica refreshed: take theirs
 
-    async def _ensure_app(self) -> msal.ClientApplication:
+    async def _ensure_app(self) -> msal.ClientApplication | ManagedIdentityApp:
         if self._app is None:
             try:
                 self._app = await asyncio.to_thread(

@@ -1,7 +1,10 @@
-"""The three grants, as msal calls. Synchronous: callers run these in a worker thread.
+"""The grants, as msal calls. Synchronous: callers run these in a worker thread.
 
 * client_credentials: ``acquire_token_for_client`` (msal looks in its cache first; a forced
-  renewal drops the cached access tokens before asking).
+  renewal drops the cached access tokens before asking). The app proves itself with a
+  secret, a certificate (msal signs a client assertion) or a federated token file (read for
+  every request): ``DynamicsConnectionBase.client_credential``.
+* managed_identity: the platform's token endpoint (IMDS or App Service), no msal app.
 * password: silent refresh of the cached account; when there is none or its refresh token is
   dead, the password grant again (a machine can do that, so it must not stop a recipe).
 * authorization_code: silent refresh only; the first tokens come from ``connections login``.
@@ -17,6 +20,7 @@ from typing import Any
 import msal
 
 from connectors.auth import build_msal_app
+from connectors.auth.managed_identity import ManagedIdentityApp
 from runner.connections import DynamicsConnectionBase
 from runner.tokens.classify import is_transient
 
@@ -24,19 +28,23 @@ Result = dict[str, Any]
 
 
 def connection_app(conn: DynamicsConnectionBase, cache: msal.TokenCache,
-                   timeout_s: float) -> msal.ClientApplication:
+                   timeout_s: float) -> msal.ClientApplication | ManagedIdentityApp:
     """The msal app for ``conn`` (does OIDC discovery: network I/O)."""
-    secret = conn.client_secret.get_secret_value() if conn.client_secret else None
+    if conn.auth == "managed_identity":
+        return ManagedIdentityApp(conn.managed_identity_source,
+                                  str(conn.ca_bundle) if conn.ca_bundle else None, timeout_s)
     return build_msal_app(
-        conn.authority_url, str(conn.client_id), client_secret=secret,
+        conn.authority_url, str(conn.client_id), client_credential=conn.client_credential,
         ca_bundle=str(conn.ca_bundle) if conn.ca_bundle else None,
-        token_cache=cache, timeout_s=timeout_s,
+        token_cache=cache, timeout_s=timeout_s, proxy=conn.proxy_policy,
     )
 
 
-def acquire(app: msal.ClientApplication, conn: DynamicsConnectionBase,
+def acquire(app: msal.ClientApplication | ManagedIdentityApp, conn: DynamicsConnectionBase,
             force: bool) -> Result | None:
     """A token for ``conn``; ``force`` skips msal's cached access token."""
+    if isinstance(app, ManagedIdentityApp):
+        return app.acquire(conn.resource)  # nothing cached here: the manager keeps the token
     if conn.auth == "client_credentials":
         return _client_credentials(app, conn, force)
     accounts = app.get_accounts()

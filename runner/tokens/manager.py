@@ -93,7 +93,8 @@ class TokenManager:
         outcome per connection (a failure is logged and classified, never raised)."""
         outcome: dict[str, bool] = {}
         for name, tokens in self._tokens.items():
-            if tokens.connection.auth == "client_credentials" or tokens.status in (
+            if tokens.connection.auth in ("client_credentials", "managed_identity") \
+                    or tokens.status in (
                 ConnectionStatus.INVALID, ConnectionStatus.NEVER_SIGNED_IN
             ):
                 continue

@@ -17,6 +17,14 @@ PASSWORD_CANNOT_MFA = ("the password flow cannot do multi-factor authentication:
 FIX_SECRET = "put a valid client secret in the connections file"
 FIX_PASSWORD = "fix the username or password in the connections file"
 FIX_APP = "fix the app registration or the connection's settings"
+FIX_CERTIFICATE = ("upload the certificate's public part to the app registration (Certificates "
+                   "& secrets), or fix client_certificate in the connections file")
+FIX_ASSERTION = ("check this machine's clock (NTP) and that federated_token_file is being "
+                 "renewed")
+FIX_FEDERATION = ("add a federated credential to the app registration whose issuer, subject "
+                  "and audience match the token in federated_token_file")
+FIX_MANAGED_IDENTITY = ("assign a managed identity to the machine (or set client_id to the "
+                        "user-assigned one's client id)")
 
 # code -> (meaning, what a person must do)
 MEANINGS: dict[str, tuple[str, str]] = {
@@ -39,6 +47,17 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "AADSTS50057": ("the user account is disabled", FIX_PASSWORD),
     "AADSTS50055": ("the user's password has expired", FIX_PASSWORD),
     "AADSTS7000215": ("the client secret is wrong", FIX_SECRET),
+    "AADSTS700027": ("the certificate is not registered on the app (or the assertion's "
+                     "signature does not verify)", FIX_CERTIFICATE),
+    "AADSTS700024": ("the client assertion is expired or not yet valid", FIX_ASSERTION),
+    "AADSTS700021": ("the client assertion names another app than client_id", FIX_APP),
+    "AADSTS70021": ("no federated credential on the app matches the federated token",
+                    FIX_FEDERATION),
+    "managed_identity_not_found": ("the managed identity endpoint has no such identity",
+                                   FIX_MANAGED_IDENTITY),
+    "managed_identity_refused": ("the managed identity endpoint refused the request",
+                                 "check managed_identity_endpoint and "
+                                 "managed_identity_header (IDENTITY_HEADER)"),
     "AADSTS7000222": ("the client secret has expired; create a new one in the Azure portal",
                       FIX_SECRET),
     "AADSTS7000218": ("no client secret was sent, but the app needs one", FIX_SECRET),

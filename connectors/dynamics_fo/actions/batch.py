@@ -4,8 +4,8 @@
 failure is a ``FatalError`` naming the failing record's position and F&O's inner message (a
 write failure inside a change set is a ``500`` part). ``atomic: false`` sends each create as
 its own part with ``Prefer: odata.continue-on-error`` and reports each outcome. The multipart
-reader is Dataverse's (:func:`connectors.dynamics365.actions.batch_wire.decode`), which is
-plain OData; the POST goes through the connection's throttle, token and retries.
+reader is the shared OData one (:func:`connectors.odata.batch_wire.decode`); the POST goes
+through the connection's throttle, token and retries.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 from pydantic import Field
 
 from connectors.base import ActionSpec, StepContext
-from connectors.dynamics365.actions.batch_wire import PartResult, decode
 from connectors.dynamics_fo.actions.common import (
     CONNECTION_TYPES,
     EntityParams,
@@ -32,6 +31,7 @@ from connectors.dynamics_fo.company import CompanyScope, key_of, key_path, with_
 from connectors.dynamics_fo.errors import error_detail
 from connectors.dynamics_fo.metadata import EntityInfo, entity_info
 from connectors.errors import FatalError
+from connectors.odata.batch_wire import PartResult, decode
 from connectors.odata.client import Outgoing
 
 MAX_RECORDS = 1000

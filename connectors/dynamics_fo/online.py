@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.base import Params
+from connectors.base import FieldPath, Finding, OnlineChecker, OnlineUse, Params
 from connectors.dynamics_fo import FoClient
 from connectors.dynamics_fo.metadata import EntityInfo, entity_info
 from connectors.dynamics_fo.triggers import (
@@ -17,9 +17,7 @@ from connectors.dynamics_fo.triggers import (
     NEW_RECORD_SPEC,
 )
 from connectors.errors import RecipeError
-from runner.config import FieldPath, suggestion
-from runner.recipes.online_dataverse import Finding
-from runner.templates import has_template
+from connectors.online import has_template, suggestion
 
 DATE_PURPOSES = {NEW_RECORD_SPEC.key: NEW.purpose,
                  NEW_OR_UPDATED_RECORD_SPEC.key: NEW_OR_UPDATED.purpose}
@@ -74,3 +72,13 @@ def _field(info: EntityInfo, name: object, path: FieldPath,
         return []
     message = f"F&O entity {info.set_name} has no field {name!r}" + suggestion(name, info.fields)
     return [Finding(path, message, "key" if at_key else "value")]
+
+
+def online_check(client: FoClient) -> OnlineChecker:
+    """``validate --online`` for steps on one F&O connection ($metadata read once)."""
+    checker = FoChecker(client)
+
+    async def check(use: OnlineUse) -> list[Finding]:
+        return await checker.check(use.spec_key, use.model, use.params)
+
+    return check

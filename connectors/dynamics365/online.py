@@ -13,25 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from connectors.base import Anchor, FieldPath, Finding, OnlineChecker, OnlineUse
 from connectors.dynamics365.actions.metadata import Column, TableInfo, list_tables, table_info
 from connectors.dynamics365.client import DataverseClient
-from runner.config import FieldPath, suggestion
-from runner.templates import has_template
+from connectors.online import has_template, suggestion
 
-Anchor = Literal["value", "key", "parent"]
 _LOOKUP_VALUE = re.compile(r"_(\w+)_value")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem in a step's params: ``path`` is relative to the step."""
-
-    path: FieldPath
-    message: str
-    at: Anchor = "value"
 
 
 def _concrete(value: object) -> bool:
@@ -204,3 +193,13 @@ class DataverseChecker:
                 info = await self._table(request.get("table"), (*path, "table"))
                 if info is not None:
                     await self._table_params(info, request, path)
+
+
+def online_check(client: DataverseClient) -> OnlineChecker:
+    """``validate --online`` for steps on one Dataverse connection (tables read once)."""
+    checker = DataverseChecker(client)
+
+    async def check(use: OnlineUse) -> list[Finding]:
+        return await checker.check(use.params, trigger=use.trigger)
+
+    return check

@@ -1,0 +1,1 @@
+"""Development tools run by `make` targets and the test suite (not installed)."""
