@@ -20,7 +20,7 @@ def error_detail(body: str) -> tuple[str, str]:
     """(code, message) from ``{"error": {"code", "message"}}``, or ("", start of the body)."""
     try:
         parsed: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past any sense
         return "", body.strip()[:MESSAGE_LIMIT]
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if not isinstance(error, dict):

@@ -27,7 +27,7 @@ def error_detail(body: str | Any) -> tuple[str, str]:
     if isinstance(body, str):
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any sense
             return "", body.strip()[:MESSAGE_LIMIT]
     error = parsed.get("error") if isinstance(parsed, dict) else None
     if not isinstance(error, dict):

@@ -159,7 +159,7 @@ def _http_response(part: bytes) -> PartResult:
     if text:
         try:
             parsed = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any sense
             parsed = {"error": {"code": "", "message": text[:MESSAGE_LIMIT]}}
     return PartResult(int(match.group(1)), headers, parsed)
 
