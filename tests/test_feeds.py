@@ -188,3 +188,20 @@ async def test_new_record_recipes_share_a_feed_of_their_own(
     assert await contact_queries(emulator) - before == 2  # a feed per trigger
     jobs = await jobs_by_recipe(tmp_path)
     assert sorted(jobs["new-smiths"]) == sorted([ids["Ann"], ids["Bob"]])
+
+
+async def test_include_labels_puts_each_label_beside_its_value(
+        emulator: RunningEmulator, tmp_path: Path) -> None:
+    labelled = {"name": "labelled", "trigger": {
+        "type": "dynamics365.new_or_updated_record", "connection": "crm", "table": "contacts",
+        "select": ["fullname", "gendercode", "statuscode"], "since": "beginning",
+        "include_labels": True},
+        "actions": [{"type": "log", "message": "{{ trigger.record['gendercode@label'] }} / "
+                                               "{{ trigger.record['statuscode@label'] }}"}]}
+    options = await prepare(emulator, tmp_path, {"labelled": labelled, "all": RECIPES["all"]})
+    await contacts(emulator, [{"firstname": "Gia", "lastname": "Ro", "gendercode": 2}])
+    run = await run_daemon(*options, "--burst")
+    assert run.returncode == 0, run.stderr
+    (line,) = [e for e in run.events() if e["event"] == "recipe.log"
+               and e["recipe"] == "labelled"]
+    assert line["message"] == "Female / Active"

@@ -135,15 +135,20 @@ async def test_the_listener_serves_https_for_dataverse(
     tls = ensure_tls_files(tmp_path / "listener-tls")  # a CA of its own, not the emulator's
     await control(emulator, "POST", "/_emulator/webhooks/settings",
                   {"ca_file": str(tls.ca_cert)})
-    await prepare(emulator, tmp_path, {"live": watcher("push", poll_interval="1h")})
-    async with live_daemon(tmp_path, free_port(), tls=tls):
+    labelled = watcher("push", poll_interval="1h", include_labels=True,
+                       select=["fullname", "statuscode"])
+    labelled["actions"] = [{"type": "log", "message": "{{ trigger.record['statuscode@label'] }}"}]
+    await prepare(emulator, tmp_path, {"live": labelled})
+    async with live_daemon(tmp_path, free_port(), tls=tls) as logs:
         async with d365_client(emulator) as client:
             (endpoint,) = (await client.get_json("serviceendpoints", {"$select": "url"}))["value"]
         async with emulator.client_session() as http:
             (made,) = await insert_rows(http, emulator, "contact", [{"lastname": "Secure"}])
         keys = await until_jobs(tmp_path, 1)
+        await wait_for(logs, lambda e: e["event"] == "job.finished")
     assert endpoint["url"].startswith("https://localhost:")
     assert [k.split(":")[0] for k in keys] == [made]
+    assert [e["message"] for e in logs if e["event"] == "recipe.log"] == ["Active"]
 
 
 async def test_hybrid_brings_dropped_deliveries_and_survives_kills_exactly_once(

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.base import Event
 from connectors.dynamics365.actions.metadata import table_info
+from connectors.dynamics365.actions.values import from_record
 from connectors.dynamics365.client import DataverseClient
 from connectors.dynamics365.push import pushed_event
 from connectors.dynamics365.registration import WebhookPlan, register, unregister
@@ -52,6 +53,8 @@ class TimestampFeed:
             else f"{params.table}({params.primary_key})"
         if params.ignore_own_changes:
             group += "|own-changes-skipped"
+        if params.include_labels:
+            group += "|labels"
         return group if params.mode == "poll" else f"{group}|{params.mode}"
 
     def feed_params(self, members: Sequence[RecordTriggerParams]) -> RecordTriggerParams:
@@ -101,14 +104,16 @@ class TimestampFeed:
                            ("Create",) if self.column == "createdon" else ("Create", "Update"),
                            self._image_columns(params))
         await register(client, plan)
-        return PushTarget(info.primary_id, own)
+        return PushTarget(info.primary_id, own, params.include_labels)
 
     def pushed(self, body: Mapping[str, Any], target: PushTarget) -> list[Event]:
         event = pushed_event(body, target.primary_id, self.trigger.identity)
         author = str(event.record.get(self.trigger.author) or "").lower() if event else ""
         if event is None or (target.own_user is not None and author == target.own_user):
             return []
-        return [event]
+        record = from_record(event.record) if target.labels else {
+            k: v for k, v in event.record.items() if "@" not in k or k == "@odata.etag"}
+        return [replace(event, record=record)]
 
     async def unregister_push(self, client: DataverseClient, name: str) -> bool:
         return await unregister(client, name)
@@ -131,6 +136,7 @@ class PushTarget:
 
     primary_id: str
     own_user: str | None = None
+    labels: bool = False  # records carry <column>@label (include_labels)
 
 
 def _logical(column: str) -> str:

@@ -47,8 +47,12 @@ def web_api_row(entity: Mapping[str, Any], primary_id: str | None = None) -> dic
 def _column(name: str, value: Any) -> dict[str, Any]:
     if isinstance(value, dict) and (str(value.get("__type", "")).startswith("EntityReference")
                                     or {"Id", "LogicalName"} <= set(value)):
-        return {f"_{name}_value": str(value["Id"]),
-                f"_{name}_value@Microsoft.Dynamics.CRM.lookuplogicalname": value["LogicalName"]}
+        lookup = f"_{name}_value"
+        column = {lookup: str(value["Id"]),
+                  f"{lookup}@Microsoft.Dynamics.CRM.lookuplogicalname": value["LogicalName"]}
+        if value.get("Name"):
+            column[f"{lookup}@OData.Community.Display.V1.FormattedValue"] = value["Name"]
+        return column
     if isinstance(value, dict) and "Value" in value:  # OptionSetValue, Money
         return {name: value["Value"]}
     if isinstance(value, list) and all(isinstance(v, dict) and "Value" in v for v in value):

@@ -47,6 +47,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from connectors.base import Event, Params, PollPage, StepContext, TriggerSpec
+from connectors.dynamics365.actions.values import ANNOTATIONS_PREFER, from_record
 from connectors.dynamics365.client import DataverseClient
 from connectors.dynamics365.feeds import TimestampFeed
 from connectors.errors import FatalError
@@ -82,6 +83,11 @@ class RecordTriggerParams(Params):
                             "both — push for speed, a slow poll (set poll_interval, e.g. 10m) "
                             "so nothing is ever missed. Needs RECIPE_RUNNER_PUBLIC_URL.",
         examples=["hybrid"])
+    include_labels: bool = Field(
+        False, description="Beside each raw value that has a display form, its label as "
+                           "actions return it: <column>@label (choice labels, lookup names, "
+                           "formatted money and dates) and, for lookups, <column>@table.",
+        examples=[True])
     ignore_own_changes: bool = Field(
         False, description="Skip rows this connection's own user (WhoAmI) created "
                            "(new_record) or changed last (new_or_updated_record): a recipe "
@@ -161,10 +167,13 @@ async def poll_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
     options = query_options(params, trigger, key, state.lower_bound(params.lookback))
     own = await client.user_id() if params.ignore_own_changes else None
     post: str | None = None
-    async for page in client.paginate(params.table, options, params.page_size):
+    async for page in client.paginate(params.table, options, params.page_size,
+                                      headers=_labels_header(params)):
         if post is None and page.server_time is not None:
             post = signpost(page.server_time, params.safety_lag)
         events, last = _page_events(trigger, state, page.rows, key, own)
+        if params.include_labels:
+            events = [labelled(event) for event in events]
         state.end_page(last, post, page.next_link is None, params.lookback)
         yield PollPage(events, state.to_dict())
 
@@ -200,10 +209,20 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
         upper = odata.datetime_literal(format_second(until) + "Z")
         options["$filter"] += f" and {trigger.column} lt {upper}"
     own = await client.user_id() if params.ignore_own_changes else None
-    async for page in client.paginate(params.table, options, params.page_size):
+    async for page in client.paginate(params.table, options, params.page_size,
+                                      headers=_labels_header(params)):
         events = [Event(trigger.identity(row, key), row, trigger.kind(row)) for row in page.rows
                   if own is None or _author(row, trigger) != own]
-        yield PollPage(events, {})
+        yield PollPage([labelled(e) for e in events] if params.include_labels else events, {})
+
+
+def _labels_header(params: RecordTriggerParams) -> dict[str, str] | None:
+    return {"Prefer": ANNOTATIONS_PREFER} if params.include_labels else None
+
+
+def labelled(event: Event) -> Event:
+    """The event with its record in the actions' output convention (``<column>@label``)."""
+    return Event(event.key, from_record(event.record), event.kind)
 
 
 NEW_RECORD_SPEC = TriggerSpec(

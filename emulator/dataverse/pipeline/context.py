@@ -79,11 +79,31 @@ def attributes(table: Table, row: Mapping[str, Any],
     return pairs
 
 
+def formatted_values(table: Table, row: Mapping[str, Any],
+                     only: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    """The display forms Dataverse sends beside typed values: choice labels (a
+    multi-select's joined by '; ') and Yes/No."""
+    pairs = []
+    for attr in table.attributes.values():
+        raw = row.get(attr.column)
+        if raw is None or attr.column not in row or (only is not None and attr.name not in only):
+            continue
+        if attr.type.is_option_set and int(raw) in attr.options:
+            pairs.append({"key": attr.name, "value": attr.options[int(raw)]})
+        elif attr.type is T.MULTISELECT:
+            labels = [attr.options.get(int(v), str(v)) for v in str(raw).split(",")]
+            pairs.append({"key": attr.name, "value": "; ".join(labels)})
+        elif attr.type is T.BOOLEAN:
+            pairs.append({"key": attr.name, "value": "Yes" if raw else "No"})
+    return pairs
+
+
 def entity(table: Table, record_id: str, row: Mapping[str, Any],
            only: frozenset[str] | None = None, typed: bool = False) -> dict[str, Any]:
     body: dict[str, Any] = {"__type": f"Entity:{CONTRACTS}"} if typed else {}
     body.update({"Attributes": attributes(table, row, only), "EntityState": None,
-                 "FormattedValues": [], "Id": record_id, "KeyAttributes": [],
+                 "FormattedValues": formatted_values(table, row, only), "Id": record_id,
+                 "KeyAttributes": [],
                  "LogicalName": table.logical_name, "RelatedEntities": [],
                  "RowVersion": str(row["versionnumber"]) if row.get("versionnumber") else None})
     return body
