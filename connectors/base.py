@@ -242,6 +242,10 @@ class TriggerSpec:
     # None: the envelope's default.
     cadence_s: Callable[[Any], float | None] | None = None
     feed: FeedSpec | None = None  # None: every recipe polls on its own
+    # changed_columns: given the params, a function of an event -> (record id, digest of the
+    # watched columns), or None when the recipe fires on every change (see
+    # runner/store/changes_seen.py)
+    change_digest: Callable[[Any], Callable[[Event], tuple[str, str]] | None] | None = None
     kind: ClassVar[str] = "trigger"
 
 

@@ -16,7 +16,7 @@ from emulator import RunningEmulator
 from runner import cli_recipes
 from runner.cli import build_parser
 from runner.store import Store
-from tests.d365_support import insert_rows, iso, request_log
+from tests.d365_support import d365_client, insert_rows, iso, request_log
 from tests.daemon_support import prepare, run_daemon
 from tests.tokens_support import state_url
 
@@ -205,3 +205,22 @@ async def test_include_labels_puts_each_label_beside_its_value(
     (line,) = [e for e in run.events() if e["event"] == "recipe.log"
                and e["recipe"] == "labelled"]
     assert line["message"] == "Female / Active"
+
+
+async def test_changed_columns_fires_only_when_a_watched_column_changed(
+        emulator: RunningEmulator, tmp_path: Path) -> None:
+    options = await prepare(emulator, tmp_path, {
+        "all": RECIPES["all"],
+        "names": watcher("names", changed_columns=["lastname"], select=["fullname"])})
+    (made,) = (await contacts(emulator, [{"firstname": "Kim", "lastname": "Old"}])).values()
+    counts = []
+    for change in (None, {"emailaddress1": "kim@x.test"}, {"lastname": "New"}):
+        if change is not None:
+            async with d365_client(emulator) as client:
+                await client.request("PATCH", f"contacts({made})", json_body=change,
+                                     headers={"If-Match": "*"})
+            await asyncio.sleep(1.1)  # a new second: the poll reads the new version
+        assert (await run_daemon(*options, "--burst")).returncode == 0
+        jobs = await jobs_by_recipe(tmp_path)
+        counts.append((len(jobs["all"]), len(jobs.get("names", []))))
+    assert counts == [(1, 1), (2, 1), (3, 2)]

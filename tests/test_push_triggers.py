@@ -178,3 +178,26 @@ async def test_hybrid_brings_dropped_deliveries_and_survives_kills_exactly_once(
     assert delivered["counts"].get("dropped", 0) >= 5  # the poll had work to do
     assert {k.split(":")[0] for k in keys} == set(made)  # none missed
     assert list(keys.values()) == [1] * len(made)  # none twice
+
+
+async def test_push_with_changed_columns_registers_filtering_and_fires_for_them_only(
+        emulator: RunningEmulator, tmp_path: Path) -> None:
+    await prepare(emulator, tmp_path, {"live": watcher(
+        "push", poll_interval="1h", changed_columns=["lastname"])})
+    async with live_daemon(tmp_path, free_port()):
+        async with d365_client(emulator) as client:
+            steps = await client.get_json("sdkmessageprocessingsteps",
+                                          {"$select": "name,filteringattributes"})
+        async with emulator.client_session() as http:
+            (made,) = await insert_rows(http, emulator, "contact", [{"lastname": "A"}])
+        await until_jobs(tmp_path, 1)
+        async with d365_client(emulator) as client:
+            for change in ({"emailaddress1": "a@x.test"}, {"lastname": "B"}):
+                await client.request("PATCH", f"contacts({made})", json_body=change,
+                                     headers={"If-Match": "*"})
+        keys = await until_jobs(tmp_path, 2)
+        await control(emulator, "GET", f"{DELIVERIES}?wait_s=5")
+        keys = await job_keys(tmp_path)
+    filtering = {s["name"].rsplit(": ", 1)[1]: s["filteringattributes"] for s in steps["value"]}
+    assert filtering == {"Create": None, "Update": "lastname"}
+    assert len(keys) == 2  # the create, and the lastname change; not the e-mail change

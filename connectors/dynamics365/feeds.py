@@ -66,7 +66,9 @@ class TimestampFeed:
 
     def view(self, params: RecordTriggerParams) -> Callable[[Event], Event | None]:
         test = LocalFilter(params.filter) if params.filter else None
-        columns = None if params.select is None else {*params.select, self.column, *_ALWAYS}
+        watched = getattr(params, "changed_columns", None) or []
+        columns = None if params.select is None else {*params.select, self.column, *_ALWAYS,
+                                                      *watched}
 
         def member_view(event: Event) -> Event | None:
             if test is not None and not test(event.record):
@@ -102,7 +104,7 @@ class TimestampFeed:
         own = await client.user_id() if params.ignore_own_changes else None
         plan = WebhookPlan(name, url, key, info.logical_name,
                            ("Create",) if self.column == "createdon" else ("Create", "Update"),
-                           self._image_columns(params))
+                           self._image_columns(params), _filtering(members))
         await register(client, plan)
         return PushTarget(info.primary_id, own, params.include_labels)
 
@@ -139,6 +141,15 @@ class PushTarget:
     labels: bool = False  # records carry <column>@label (include_labels)
 
 
+def _filtering(members: Sequence[RecordTriggerParams]) -> tuple[str, ...] | None:
+    """An Update step's filteringattributes: the watched columns when every member watches
+    some (Dataverse then posts only those updates); None when one wants every change."""
+    watched = [getattr(m, "changed_columns", None) for m in members]
+    if not all(watched):
+        return None
+    return tuple(dict.fromkeys(_logical(c) for w in watched for c in w or ()))
+
+
 def _logical(column: str) -> str:
     return column[1:-6] if column.startswith("_") and column.endswith("_value") else column
 
@@ -151,6 +162,7 @@ def _union(members: Sequence[RecordTriggerParams]) -> list[str] | None:
         if member.select is None:
             return None
         columns.update(dict.fromkeys(member.select))
+        columns.update(dict.fromkeys(getattr(member, "changed_columns", None) or []))
         if member.filter:
             columns.update(dict.fromkeys(sorted(LocalFilter(member.filter).columns)))
     return list(columns)

@@ -37,6 +37,8 @@ version it sees is delivered and the engine's dedupe drops those already stored.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -95,6 +97,28 @@ class RecordTriggerParams(Params):
         examples=[True])
 
 
+class UpdatedRecordParams(RecordTriggerParams):
+    changed_columns: Columns = Field(
+        None, description="Fire only when one of these columns changed since the version "
+                          "this recipe saw last (like Power Automate's 'select columns'); a "
+                          "record seen for the first time always fires.",
+        examples=[["statuscode", "estimatedvalue"]])
+
+
+def change_digest(params: RecordTriggerParams) -> Callable[[Event], tuple[str, str]] | None:
+    """(record id, digest of the watched columns' values) of an event; None: no
+    ``changed_columns``, every change fires."""
+    watched = getattr(params, "changed_columns", None)
+    if not watched:
+        return None
+
+    def digest(event: Event) -> tuple[str, str]:
+        values = [event.record.get(c, event.record.get(f"_{c}_value")) for c in watched]
+        text = json.dumps(values, sort_keys=True, default=str)
+        return event.key.split(":", 1)[0], hashlib.sha1(text.encode()).hexdigest()
+    return digest
+
+
 @dataclass(frozen=True)
 class TimestampTrigger:
     """What differs between the two timestamp triggers."""
@@ -141,8 +165,9 @@ def query_options(params: RecordTriggerParams, trigger: TimestampTrigger, key: s
     options: dict[str, str] = {"$orderby": f"{column} asc,{key} asc"}
     if params.select is not None:
         author = [trigger.author] if params.ignore_own_changes else []
+        watched = getattr(params, "changed_columns", None) or []
         columns = dict.fromkeys([*params.select, key, column, "createdon", "modifiedon",
-                                 *author])
+                                 *author, *watched])
         options["$select"] = ",".join(columns)
     clauses = [f"({params.filter})"] if params.filter else []
     if lower is not None:
@@ -232,8 +257,8 @@ NEW_RECORD_SPEC = TriggerSpec(
     feed=TimestampFeed(NEW))
 
 NEW_OR_UPDATED_RECORD_SPEC = TriggerSpec(
-    key="dynamics365.new_or_updated_record", params=RecordTriggerParams,
+    key="dynamics365.new_or_updated_record", params=UpdatedRecordParams,
     poll=partial(poll_timestamp, NEW_OR_UPDATED),
     summary="Each new or changed row version of a Dataverse table (by modifiedon), exactly once.",
     connection_types=CONNECTION_TYPES, backfill=partial(backfill_timestamp, NEW_OR_UPDATED),
-    feed=TimestampFeed(NEW_OR_UPDATED))
+    feed=TimestampFeed(NEW_OR_UPDATED), change_digest=change_digest)

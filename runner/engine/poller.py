@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connectors.base import (
@@ -95,6 +95,8 @@ class RecipePoller:
         self.paused_reason: str | None = None
         self.last_poll_at: float | None = None
         self.batching = batching_of(recipe)
+        digest = spec.change_digest(self.params) if spec.change_digest else None
+        self.digest: Callable[[Event], tuple[str, str]] | None = digest
 
     async def poll_once(self, expected_epoch: int | None = None) -> PollSummary:
         """Poll every page once. ``expected_epoch``: commit under this epoch (a lease's)
@@ -132,8 +134,12 @@ class RecipePoller:
         return summary
 
     def prepared(self, events: list[Event]) -> PreparedEvents:
-        """This recipe's events as the store takes them (as batch members if it batches)."""
-        return prepared_events(self.recipe.name, events, batching=self.batching)
+        """This recipe's events as the store takes them (as batch members if it batches;
+        with digests of the watched columns if it has changed_columns)."""
+        prepared = prepared_events(self.recipe.name, events, batching=self.batching)
+        if self.digest is None:
+            return prepared
+        return replace(prepared, digests=[self.digest(event) for event in events])
 
     async def _pages(self, summary: PollSummary, expected_epoch: int | None = None) -> None:
         """Store every page: while page N commits (in the store's writer), page N+1 is

@@ -29,6 +29,7 @@ from runner.store.schema import (
     jobs,
     leases,
     recipe_states,
+    record_digests,
     replicas,
     schema_migrations,
     token_caches,
@@ -139,6 +140,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "batch members, deduplicated per record", _create(batch_members)),
     Migration(7, "failed polls, kept-version problems and backfill requests per recipe",
               _add_recipe_health),
+    Migration(8, "the last watched values per record (changed_columns)",
+              _create(record_digests)),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

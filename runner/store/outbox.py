@@ -26,7 +26,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from runner.store import batches
+from runner.store import batches, changes_seen
 from runner.store._sql import insert_for
 from runner.store.batches import Batching
 from runner.store.cursors import advance_cursor
@@ -71,6 +71,9 @@ class PreparedEvents:
     ids: list[str]
     payloads: list[str]
     batching: Batching | None = None  # store as batch members (``batches.py``), not jobs
+    # changed_columns: per event, (record id, digest of the watched columns); events whose
+    # digest the recipe saw last time make no job (``changes_seen.py``)
+    digests: list[tuple[str, str]] | None = None
 
 
 def prepare_events(recipe: str, events: Sequence[NewEvent]) -> PreparedEvents:
@@ -127,6 +130,8 @@ def insert_events(
         raise ValueError(f"events prepared for {events.recipe!r}, not {recipe!r}")
     if not events.keys:
         return CommitResult(new_job_ids=(), duplicates=0)
+    if events.digests is not None and events.forced is None:
+        events = _changed_only(conn, recipe, events, now_s)
     if events.batching is not None and events.forced is None:
         return batches.insert_members(conn, recipe, events.keys, events.payloads, events.ids,
                                       now_s)
@@ -137,6 +142,19 @@ def insert_events(
         inserted = _insert_generic(conn, recipe, rows)
     new_ids = tuple(dict.fromkeys(row[0] for row in rows if row[0] in inserted))
     return CommitResult(new_job_ids=new_ids, duplicates=len(events.keys) - len(new_ids))
+
+
+def _changed_only(conn: Connection, recipe: str, events: PreparedEvents,
+                  now_s: float) -> PreparedEvents:
+    """The events whose watched columns changed (see ``changes_seen.py``); their digests
+    are remembered in this transaction."""
+    assert events.digests is not None
+    same = changes_seen.unchanged(conn, recipe, events.digests)
+    changes_seen.remember(conn, recipe, events.digests, now_s)
+    keep = [i for i, unchanged in enumerate(same) if not unchanged]
+    return PreparedEvents(recipe, [events.keys[i] for i in keep], None,
+                          [events.ids[i] for i in keep], [events.payloads[i] for i in keep],
+                          events.batching)
 
 
 def store_batches(conn: Connection, recipe: str, batching: Batching, now_s: float, *,

@@ -103,6 +103,17 @@ batch_members = Table(
           sqlite_where=text("job_id IS NULL"), postgresql_where=text("job_id IS NULL")),
 )
 
+# changed_columns: the last digest of a recipe's watched columns, per record.
+record_digests = Table(
+    "record_digests",
+    metadata,
+    Column("recipe", Text, nullable=False),
+    Column("record_id", Text, nullable=False),
+    Column("digest", Text, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("recipe", "record_id", name="pk_record_digests"),
+)
+
 token_caches = Table(
     "token_caches",
     metadata,
