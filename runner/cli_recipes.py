@@ -42,6 +42,7 @@ from runner.cli_common import (
     settings_from,
     warn,
 )
+from runner.cli_unregister import unregister_recipe
 from runner.cluster.leases import Lease
 from runner.cluster.view import lease_age_s, lease_json, read_cluster
 from runner.config import suggestion
@@ -92,6 +93,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     refill.add_argument("--wait", type=float, default=600.0, metavar="SECONDS",
                         help="without the connection's secrets here the running daemon "
                              "does the backfill: how long to wait for it (default 600)")
+    remove = sub.add_parser("unregister", help="remove the webhook registration that pushes "
+                            "a recipe's changes (mode push or hybrid); needs the connection's "
+                            "secrets")
+    add_state_options(remove)
+    add_recipe_options(remove)
+    remove.add_argument("name", metavar="NAME")
 
 
 def main(args: argparse.Namespace, registry: Registry | None = None) -> int:
@@ -101,6 +108,8 @@ def main(args: argparse.Namespace, registry: Registry | None = None) -> int:
         return run_command(list_recipes(args, registry))
     if args.recipes_command == "backfill":
         return run_command(backfill_recipe(args, registry))
+    if args.recipes_command == "unregister":
+        return run_command(unregister_recipe(args, registry))
     return run_command(switch_recipe(args, registry, args.recipes_command == "enable"))
 
 

@@ -15,11 +15,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from emulator import RunningEmulator
 from emulator.tls import TlsFiles, ensure_tls_files
+from runner import cli_recipes
+from runner.cli import build_parser
 from runner.daemon import Daemon
 from runner.settings import Settings
 from runner.store import Store
@@ -201,3 +204,21 @@ async def test_push_with_changed_columns_registers_filtering_and_fires_for_them_
     filtering = {s["name"].rsplit(": ", 1)[1]: s["filteringattributes"] for s in steps["value"]}
     assert filtering == {"Create": None, "Update": "lastname"}
     assert len(keys) == 2  # the create, and the lastname change; not the e-mail change
+
+
+async def test_recipes_unregister_removes_the_registration_of_a_stopped_daemon(
+        emulator: RunningEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    options = await prepare(emulator, tmp_path, {"live": watcher("hybrid")})
+    async with live_daemon(tmp_path, free_port()):
+        pass  # registered, then stopped
+    outputs = []
+    for _ in range(2):
+        args = build_parser().parse_args(["recipes", "unregister", "live", *options])
+        assert await asyncio.to_thread(cli_recipes.main, args) == 0
+        outputs.append(capsys.readouterr().out.strip())
+    async with d365_client(emulator) as client:
+        endpoints = await client.get_json("serviceendpoints", {"$select": "name"})
+        steps = await client.get_json("sdkmessageprocessingsteps", {"$select": "name"})
+    assert outputs[0].startswith("removed the webhook registration 'recipe-runner feed:")
+    assert outputs[1].startswith("no webhook registration named") and endpoints["value"] == []
+    assert steps["value"] == []
