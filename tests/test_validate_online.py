@@ -225,3 +225,24 @@ async def test_an_unknown_table_suggests_the_entity_set_name_a_trigger_accepts(
     assert lines[0] == ("recipes/misspelt.yaml:5:10: trigger.table: unknown table 'contactz' "
                         "(did you mean 'contacts'?) (dynamics365.new_or_updated_record)")
     assert code == 1
+
+
+async def test_a_push_recipe_is_told_when_its_user_may_not_register_webhooks(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    from emulator.dataverse import apply_seed
+    from tests.tokens_support import CLIENT_ID
+
+    push = ("name: live\ntrigger:\n  type: dynamics365.new_or_updated_record\n"
+            "  connection: crm\n  table: contacts\n  mode: hybrid\n"
+            "actions: [{type: log, message: hi}]\n")
+    args = await setup(emulator, tmp_path, {"live": push})
+    apply_seed(emulator.state, {
+        "security_roles": [{"name": "Contacts only", "privileges": {"contact": ["read"]}}],
+        "application_users": [{"application_id": CLIENT_ID, "roles": ["Contacts only"]}]})
+    code, lines = await validate(tmp_path, *args)
+    assert code == 1
+    assert lines[0].startswith(
+        "recipes/live.yaml:6:9: trigger.mode: mode hybrid registers a webhook, but this "
+        "connection's user may not read serviceendpoints: Dataverse answered 403 ")
+    assert "prvReadServiceEndpoint" in lines[0]

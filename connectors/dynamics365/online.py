@@ -18,9 +18,13 @@ from typing import Any
 from connectors.base import Anchor, FieldPath, Finding, OnlineChecker, OnlineUse
 from connectors.dynamics365.actions.metadata import Column, TableInfo, list_tables, table_info
 from connectors.dynamics365.client import DataverseClient
+from connectors.errors import FatalError
 from connectors.online import has_template, suggestion
 
 _LOOKUP_VALUE = re.compile(r"_(\w+)_value")
+REGISTRATION_TABLES = (("serviceendpoints", "serviceendpointid"),
+                       ("sdkmessageprocessingsteps", "sdkmessageprocessingstepid"),
+                       ("sdkmessagefilters", "sdkmessagefilterid"))
 
 
 def _concrete(value: object) -> bool:
@@ -43,6 +47,9 @@ class DataverseChecker:
         info = await self._table(params.get("table"), ("table",), entity_set_only=trigger)
         if info is not None:
             await self._table_params(info, params, ())
+            self._select(info, params.get("changed_columns"), ("changed_columns",))
+        if trigger and params.get("mode") in ("push", "hybrid"):
+            await self._can_register(params["mode"])
         await self._requests(params.get("requests"))
         await self._reference(params.get("related"), ("related",))
         return self.found
@@ -59,6 +66,21 @@ class DataverseChecker:
         rows = params.get("rows")
         for index, row in enumerate(rows if isinstance(rows, list) else []):
             await self._fields(info, row, (*path, "rows", index))
+
+    async def _can_register(self, mode: str) -> None:
+        """Whether this identity may read what a webhook registration is made of (a user
+        who cannot read them cannot create them either): Dataverse's own refusal, named."""
+        for entity_set, key in REGISTRATION_TABLES:
+            try:
+                await self.client.get_json(entity_set, {"$select": key, "$top": 1})
+            except FatalError as exc:
+                if exc.status not in (401, 403):
+                    raise
+                self.found.append(Finding(("mode",), (
+                    f"mode {mode} registers a webhook, but this connection's user may not "
+                    f"read {entity_set}: {exc.message} (give it a role with the Service "
+                    "Endpoint and SDK Message Processing Step privileges)")))
+                return
 
     # -- tables ------------------------------------------------------------------------
 
