@@ -62,35 +62,38 @@ class PartResult:
 BatchItem = BatchPart | Sequence[BatchPart]  # a sequence is one atomic change set
 
 
-def encode(client: DataverseClient, items: Sequence[BatchItem]) -> tuple[str, bytes]:
-    """(Content-Type, body) of a ``$batch`` request."""
+def encode(client: DataverseClient, items: Sequence[BatchItem],
+           common: Mapping[str, str] | None = None) -> tuple[str, bytes]:
+    """(Content-Type, body) of a ``$batch`` request; ``common`` headers go on every part."""
     boundary = f"batch_{uuid.uuid4()}"
     chunks: list[str] = []
     for item in items:
         chunks.append(f"--{boundary}\r\n")
         if isinstance(item, BatchPart):
-            chunks.append(_http_part(client, item, None))
+            chunks.append(_http_part(client, item, None, common or {}))
         else:
-            chunks.append(_change_set(client, item))
+            chunks.append(_change_set(client, item, common or {}))
     chunks.append(f"--{boundary}--\r\n")
     return f"multipart/mixed; boundary={boundary}", "".join(chunks).encode()
 
 
-def _change_set(client: DataverseClient, parts: Sequence[BatchPart]) -> str:
+def _change_set(client: DataverseClient, parts: Sequence[BatchPart],
+                common: Mapping[str, str]) -> str:
     boundary = f"changeset_{uuid.uuid4()}"
     chunks = [f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n"]
     for content_id, part in enumerate(parts, start=1):
-        chunks += [f"--{boundary}\r\n", _http_part(client, part, content_id)]
+        chunks += [f"--{boundary}\r\n", _http_part(client, part, content_id, common)]
     chunks.append(f"--{boundary}--\r\n")
     return "".join(chunks)
 
 
-def _http_part(client: DataverseClient, part: BatchPart, content_id: int | None) -> str:
+def _http_part(client: DataverseClient, part: BatchPart, content_id: int | None,
+               common: Mapping[str, str]) -> str:
     head = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
     if content_id is not None:
         head.append(f"Content-ID: {content_id}")
     lines = [f"{part.method} {client.url(part.path)} HTTP/1.1", *[
-        f"{k}: {v}" for k, v in part.headers.items()]]
+        f"{k}: {v}" for k, v in {**common, **part.headers}.items()]]
     body = ""
     if part.body is not None:
         lines.append("Content-Type: application/json; type=entry")
@@ -108,13 +111,15 @@ class BatchReply:
 
 
 async def send_batch(client: DataverseClient, items: Sequence[BatchItem],
-                     continue_on_error: bool) -> BatchReply:
-    """One result per request of ``items`` (see the module docstring)."""
+                     continue_on_error: bool,
+                     extra_headers: Mapping[str, str] | None = None) -> BatchReply:
+    """One result per request of ``items`` (see the module docstring); ``extra_headers``
+    (e.g. impersonation) go on the ``$batch`` request and on each of its requests."""
     count = sum(1 if isinstance(i, BatchPart) else len(i) for i in items)
     if count > MAX_PARTS:
         raise FatalError(f"a $batch holds at most {MAX_PARTS} requests, not {count}")
-    content_type, body = encode(client, items)
-    headers = {**ODATA_HEADERS, "Content-Type": content_type}
+    content_type, body = encode(client, items, extra_headers)
+    headers = {**ODATA_HEADERS, **(extra_headers or {}), "Content-Type": content_type}
     if continue_on_error:
         headers["Prefer"] = "odata.continue-on-error"
     post = NotingResends(lambda: _post(client, body, headers))
