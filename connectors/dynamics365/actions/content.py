@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Protocol
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from connectors.base import Params
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
@@ -77,10 +77,8 @@ class FileSource(Params):
     note_id: str | None = Field(None, description="Or a note (annotation) whose attachment "
                                 "to copy, instead of table/record/column.", examples=["<guid>"])
 
-    @field_validator("record_id", "note_id")
-    @classmethod
-    def _guid(cls, value: str | None) -> str | None:
-        return None if value is None else odata.guid(value)
+    # GUIDs are checked when the step runs: inside this map they are usually templates,
+    # which ``validate`` cannot render.
 
     @model_validator(mode="after")
     def _one_source(self) -> FileSource:
@@ -147,8 +145,11 @@ async def read_source(client: DataverseClient, source: FileSource, headers: dict
     """The file ``source`` names; FatalError when there is none."""
     if source.note_id is not None:
         try:
-            _, attached = await read_note(client, source.note_id, MAX_FILE_BYTES, headers,
-                                          what)
+            note_id = odata.guid(source.note_id)
+        except ValueError as exc:
+            raise FatalError(f"{what}: note_id: {exc}") from None
+        try:
+            _, attached = await read_note(client, note_id, MAX_FILE_BYTES, headers, what)
         except FatalError as exc:
             raise missing(exc, what, f"note with id {source.note_id}") from exc
         if attached is None:
@@ -175,7 +176,10 @@ async def record_id_of(client: DataverseClient, info: TableInfo, address: Any,
                        headers: dict[str, str]) -> str:
     """The primary id of the record ``address`` names (by ``record_id`` or ``key``)."""
     if address.record_id is not None:
-        return str(address.record_id)
+        try:
+            return odata.guid(address.record_id)
+        except ValueError as exc:
+            raise FatalError(f"record_id: {exc}") from None
     path = info.entity_set + record_key(None, address.key)
     row = await client.get_json(path, {"$select": info.primary_id}, headers)
     return str(row[info.primary_id])

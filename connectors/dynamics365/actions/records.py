@@ -218,10 +218,11 @@ async def create_row(client: DataverseClient, info: TableInfo, body: dict[str, A
     query, headers = write_options(info, write.return_record, write.select)
     derived = body.get(info.primary_id) is None
     record_id = ctx.derived_id() if derived else str(body[info.primary_id])
+    sent = {**headers, **write.headers()}
     try:
         return await client.request("POST", info.entity_set, params=query,
                                     json_body={**body, info.primary_id: record_id},
-                                    headers={**headers, **write.headers()})
+                                    headers=sent)
     except FatalError as exc:
         error = (explain or (lambda e: refused(e, what, write.impersonate)))(exc)
         ours = derived or exc.resent or ctx.may_repeat
@@ -306,9 +307,10 @@ async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[
     if params.if_match is not None:
         conditions = {"If-Match": params.if_match}
     query, headers = patch.answer
+    sent = {**headers, **write.headers(), **conditions}
     try:
         response = await client.request("PATCH", path, params=query, json_body=patch.body,
-                                        headers={**headers, **write.headers(), **conditions})
+                                        headers=sent)
     except FatalError as exc:
         return await _patch_refused(patch, exc, conditions, ctx)
     return {**written(info, response, params.return_record), "created": response.status == 201}

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from connectors.base import Params
 from connectors.errors import FatalError
@@ -43,10 +43,8 @@ class Impersonate(Params):
         None, description="The user's systemuserid in Dataverse (sent as MSCRMCallerID).",
         examples=["{{ trigger.record._ownerid_value }}"])
 
-    @field_validator("object_id", "systemuser_id")
-    @classmethod
-    def _guid(cls, value: str | None) -> str | None:
-        return None if value is None else odata.guid(value)
+    # Their GUID form is checked when the step runs (headers()): the values are usually
+    # templates inside this map, which ``validate`` cannot render.
 
     @model_validator(mode="after")
     def _one(self) -> Impersonate:
@@ -55,14 +53,19 @@ class Impersonate(Params):
         return self
 
     def headers(self) -> dict[str, str]:
-        if self.object_id is not None:
-            return {"CallerObjectId": self.object_id}
-        return {"MSCRMCallerID": str(self.systemuser_id)}
+        """The impersonation header; FatalError when the id is not a GUID."""
+        name, value = (("CallerObjectId", self.object_id) if self.object_id is not None
+                       else ("MSCRMCallerID", self.systemuser_id))
+        try:
+            return {name: odata.guid(value)}
+        except ValueError as exc:
+            field = "object_id" if name == "CallerObjectId" else "systemuser_id"
+            raise FatalError(f"impersonate.{field}: {exc}") from None
 
     def named(self) -> str:
         if self.object_id is not None:
-            return f"the user with Entra object id {self.object_id}"
-        return f"the user with systemuserid {self.systemuser_id}"
+            return f"the user with Entra object id {self.object_id.lower()}"
+        return f"the user with systemuserid {str(self.systemuser_id).lower()}"
 
 
 IMPERSONATE = Field(
@@ -140,7 +143,7 @@ def _privilege(exc: FatalError, what: str, impersonate: Impersonate | None) -> F
 def _names(message: str, impersonate: Impersonate) -> bool:
     """The 404 is about the impersonated user, not the record the step addressed."""
     lowered = message.lower()
-    user = str(impersonate.object_id or impersonate.systemuser_id)
+    user = str(impersonate.object_id or impersonate.systemuser_id).strip("{} ").lower()
     return user in lowered and ("systemuser" in lowered or "object id" in lowered)
 
 
