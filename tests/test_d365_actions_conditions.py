@@ -7,8 +7,8 @@ import pytest
 
 from connectors.errors import FatalError
 from emulator import RunningEmulator
+from tests.d365_actions_support import act, step
 from tests.d365_support import d365_client, fault, request_log
-from tests.test_d365_actions_files import act, step
 
 AFTER_COMMIT = {"kind": "status", "status": 503, "after_commit": True, "count": 1}
 

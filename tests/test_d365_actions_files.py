@@ -9,35 +9,26 @@ from typing import Any
 
 import pytest
 
-from connectors.base import StepContext
 from connectors.catalog import default_registry
 from connectors.dynamics365 import DataverseClient
 from connectors.errors import FatalError
 from emulator import RunningEmulator
 from emulator.dataverse import apply_seed
+from tests.d365_actions_support import JOB, act, step
 from tests.d365_support import d365_client, fault, request_log
 
 SEED = {"tables": [{"logical_name": "new_contract", "attributes": [
+    {"name": "new_code", "type": "string", "max_length": 20},
     {"name": "new_document", "type": "file", "max_size_kb": 256},
     {"name": "new_small", "type": "file", "max_size_kb": 1},
-    {"name": "new_logo", "type": "image"}]}]}
-JOB = "7c1e0f3a-2222-4e5e-9a00-0000000f11e5"
+    {"name": "new_logo", "type": "image"}],
+    "keys": [{"name": "new_code_key", "attributes": ["new_code"]}]}]}
 
 
-def step(client: DataverseClient, path: str = "actions[0]",
-         may_repeat: bool = False) -> StepContext:
-    return StepContext(recipe="files", connection=client, job_id=JOB, step_path=path,
-                       may_repeat=may_repeat)
-
-
-async def act(ctx: StepContext, action: str, **params: Any) -> dict[str, Any]:
-    spec = default_registry().actions[f"dynamics365.{action}"]
-    return await spec.run(spec.params.model_validate(params), ctx)
-
-
-async def contract(client: DataverseClient, name: str = "NDA") -> str:
-    made = await act(step(client, f"setup-{name}"), "create_record", table="new_contracts",
-                     fields={"new_name": name})
+async def contract(client: DataverseClient, code: str | None = None) -> str:
+    fields = {"new_name": "NDA", **({"new_code": code} if code else {})}
+    made = await act(step(client, f"setup-{code}"), "create_record", table="new_contracts",
+                     fields=fields)
     return str(made["id"])
 
 
@@ -213,3 +204,27 @@ async def test_image_column_round_trip_at_full_size(emulator: RunningEmulator) -
     queries = [e["query"] for e in await column_requests(emulator, "new_logo")
                if e["method"] == "GET"]
     assert queries and all("size=full" in str(q) for q in queries)
+
+
+async def test_a_record_addressed_by_alternate_key_and_a_file_kept_in_the_database(
+        emulator: RunningEmulator) -> None:
+    apply_seed(emulator.state, SEED)
+    data = os.urandom(3000)
+    async with d365_client(emulator) as client:
+        record = await contract(client, "C'1")
+        up = await act(step(client), "upload_file", table="new_contracts",
+                       key={"new_code": "C'1"}, column="new_document", file_name="k.bin",
+                       content_base64=b64(data))
+        # Where a file is kept in the database (on-premises, customer-managed keys)
+        # Dataverse refuses ranges: the step then reads it in one request.
+        await fault(emulator, path="/api/data/*/new_contracts(*/new_document/$value",
+                    method="GET", kind="status", status=400, error_code="0x80090017",
+                    message="Downloading in multiple chunks is not supported for the files "
+                            "stored in the database.", count=1)
+        down = await act(step(client, "actions[1]"), "download_file", table="new_contracts",
+                         key={"new_code": "C'1"}, column="new_document")
+    assert up["id"] == down["id"] == record
+    assert base64.b64decode(down["content_base64"]) == data
+    reads = [e["status"] for e in await column_requests(emulator, "new_document")
+             if e["method"] == "GET"]
+    assert reads == [400, 200]

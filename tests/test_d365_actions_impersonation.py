@@ -12,8 +12,8 @@ from connectors.errors import FatalError
 from emulator import RunningEmulator
 from emulator.dataverse import apply_seed
 from emulator.identity.testing import add_user
+from tests.d365_actions_support import act, step
 from tests.d365_support import FAST_RETRY, d365_client, request_log
-from tests.test_d365_actions_files import act, step
 
 WRITER_APP = "77777777-7777-4777-8777-777777777777"  # writes leads, may not impersonate
 DELEGATE_APP = "88888888-8888-4888-8888-888888888888"  # writes leads, may impersonate

@@ -12,8 +12,9 @@ import pytest
 from connectors.errors import FatalError
 from emulator import RunningEmulator
 from emulator.dataverse import apply_seed
+from tests.d365_actions_support import act, step
 from tests.d365_support import d365_client, fault, request_log
-from tests.test_d365_actions_files import SEED, act, b64, contract, step
+from tests.test_d365_actions_files import SEED, b64, contract
 
 
 async def test_a_note_with_a_file_about_a_record_by_key_reads_back_whole(

@@ -51,13 +51,14 @@ from connectors.dynamics365.actions.batch_results import (
 )
 from connectors.dynamics365.actions.batch_wire import send_batch
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
-from connectors.dynamics365.actions.records import client_of, raise_refused
+from connectors.dynamics365.actions.records import client_of
 from connectors.dynamics365.actions.request_options import (
     caller_headers,
     is_duplicate_detected,
     refusal,
 )
 from connectors.dynamics365.actions.values import bind_key, to_payload
+from connectors.dynamics365.actions.writes import raise_refused
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
 

@@ -33,7 +33,7 @@ from connectors.dynamics365.actions.content import (
     sources_given,
 )
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
-from connectors.dynamics365.actions.records import RecordAddress, client_of, refused
+from connectors.dynamics365.actions.records import RecordAddress, client_of
 from connectors.dynamics365.actions.request_options import (
     IMPERSONATE,
     Impersonate,
@@ -50,6 +50,7 @@ from connectors.dynamics365.actions.transfer import (
     size_text,
     upload,
 )
+from connectors.dynamics365.actions.writes import refused
 from connectors.errors import FatalError
 from connectors.odata.records import action_spec, missing
 

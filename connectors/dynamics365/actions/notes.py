@@ -35,7 +35,7 @@ from connectors.dynamics365.actions.content import (
 )
 from connectors.dynamics365.actions.files import check_file_name, described, file_name_field
 from connectors.dynamics365.actions.metadata import table_info
-from connectors.dynamics365.actions.records import RecordAddress, Write, client_of, create_row
+from connectors.dynamics365.actions.records import RecordAddress, client_of
 from connectors.dynamics365.actions.request_options import (
     IMPERSONATE,
     Impersonate,
@@ -44,6 +44,7 @@ from connectors.dynamics365.actions.request_options import (
 )
 from connectors.dynamics365.actions.transfer import TOO_BIG, read_note
 from connectors.dynamics365.actions.values import LOOKUP_TABLE, to_payload
+from connectors.dynamics365.actions.writes import Write, create_row
 from connectors.errors import FatalError
 from connectors.odata import escaping as odata
 from connectors.odata.records import action_spec, missing

@@ -16,18 +16,14 @@ from pydantic import Field, field_validator
 from connectors.base import ActionSpec, Params, StepContext
 from connectors.dynamics365.actions import repeats
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
-from connectors.dynamics365.actions.records import (
-    KeyValue,
-    RecordAddress,
-    client_of,
-    raise_refused,
-)
+from connectors.dynamics365.actions.records import KeyValue, RecordAddress, client_of
 from connectors.dynamics365.actions.request_options import (
     IMPERSONATE,
     Impersonate,
     caller_headers,
 )
 from connectors.dynamics365.actions.values import bind_key, record_path
+from connectors.dynamics365.actions.writes import raise_refused
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
 from connectors.odata import escaping as odata
