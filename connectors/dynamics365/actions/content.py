@@ -55,8 +55,8 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_OUTPUT_BYTES = 45 * 1024
 
 CONTENT_BASE64 = Field(
-    None, description="The file as base64 text (e.g. from a webhook body or another step).",
-    examples=["{{ trigger.record.body.file_base64 }}"])
+    None, description="The file as base64 text (e.g. from a webhook body or another step); "
+    "a file is at most 32 MiB.", examples=["{{ trigger.record.body.file_base64 }}"])
 CONTENT_TEXT = Field(None, description="The file as text, stored as UTF-8 (e.g. a CSV "
                      "rendered by a template).", examples=["id,name\n1,Contoso\n"])
 MIME_TYPE = Field(None, description="The file's MIME type (default: from the file name, "
@@ -93,7 +93,8 @@ class FileSource(Params):
 
 
 COPY_FROM = Field(None, description="Copy a file already in Dataverse: {table, record_id | "
-                  "key, column} or {note_id}.",
+                  "key, column} or {note_id}; it never passes through templates or the job "
+                  "history.",
                   examples=[{"table": "opportunities", "record_id": "<guid>",
                              "column": "new_contract"}])
 

@@ -192,7 +192,8 @@ class _Patch:
     def answer(self) -> tuple[dict[str, str], dict[str, str]]:
         return write_options(self.info, self.params.return_record, self.params.select)
 
-    async def read_back(self, conflict: FatalError) -> DataverseResponse:
+    async def reread(self, conflict: FatalError) -> DataverseResponse:
+        """The record as the PATCH would have answered it (``conflict`` if it is gone)."""
         query, headers = self.answer
         return await made_before(self.client, self.path, query,
                                   {**read_back(headers), **self.write.caller}, conflict)
@@ -225,14 +226,14 @@ async def _patch_refused(patch: _Patch, exc: FatalError, conditions: dict[str, s
     may_repeat = exc.resent or ctx.may_repeat
     if _created_before(exc, conditions, may_repeat):
         # create_only sent again: the row it finds is the one its first copy created.
-        response = await patch.read_back(error)
+        response = await patch.reread(error)
         repeats.recognised(ctx, patch.what, patch.path)
         return {**written(patch.info, response, patch.params.return_record), "created": True}
     if may_repeat and conditional.is_mismatch(exc, patch.params.if_match) and \
             await conditional.already_written(patch.client, patch.info, patch.path,
                                               patch.body, patch.write.caller):
         # a conditional update sent again: its first copy moved the record to a new version
-        response = await patch.read_back(error)
+        response = await patch.reread(error)
         repeats.recognised(ctx, patch.what, patch.path)
         return {**written(patch.info, response, patch.params.return_record), "created": False}
     raise error from exc
