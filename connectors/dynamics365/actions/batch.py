@@ -22,9 +22,10 @@ A rolled-back atomic change set fails the step (retries and ``on_error`` apply);
 :mod:`~connectors.dynamics365.actions.batch_mixed`.
 
 **Impersonation** (``impersonate``) goes on every request of the step: the bulk messages,
-the ``$batch`` request and each of its parts. A refusal of the caller itself (no
-``prvActOnBehalfOfAnotherUser``, an unknown user, a missing privilege on a bulk message)
-fails the step with the reason instead of being tried row by row.
+the ``$batch`` request and each of its parts. A refusal of whom the step acts as (no
+``prvActOnBehalfOfAnotherUser``, an unknown user) fails the step with the reason instead of
+being tried row by row; a missing privilege of that user is found row by row like any
+other row's failure (it may depend on each row's owner).
 
 Output: ``{"results": [{"index", "ok", "id", "error"}], "succeeded", "failed", "requests"
 (HTTP requests sent), "fallbacks" (chunks retried as $batch)}``; ``error`` is ``{"status",
@@ -52,11 +53,7 @@ from connectors.dynamics365.actions.batch_results import (
 from connectors.dynamics365.actions.batch_wire import send_batch
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.records import client_of
-from connectors.dynamics365.actions.request_options import (
-    caller_headers,
-    is_duplicate_detected,
-    refusal,
-)
+from connectors.dynamics365.actions.request_options import caller_headers, caller_refused
 from connectors.dynamics365.actions.values import bind_key, to_payload
 from connectors.dynamics365.actions.writes import raise_refused
 from connectors.dynamics365.client import DataverseClient
@@ -124,8 +121,8 @@ async def write_chunk(client: DataverseClient, info: TableInfo, params: BatchPar
             await bulk_message(client, info, operation, chunk, outcome, caller)
             return
         except FatalError as exc:
-            if refusal(exc, "batch", params.impersonate) and not is_duplicate_detected(exc):
-                raise  # the caller may not do this at all: no row would fare better alone
+            if caller_refused(exc, params.impersonate):
+                raise  # who the step acts as is refused: no row would fare better alone
             outcome.fallbacks += 1  # one bad row sank the chunk: find it with $batch
     for start in range(0, len(chunk), MAX_BATCH_PARTS):
         part_rows = chunk[start:start + MAX_BATCH_PARTS]

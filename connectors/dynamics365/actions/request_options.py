@@ -126,6 +126,16 @@ def refusal(exc: FatalError, what: str, impersonate: Impersonate | None) -> Fata
     return None
 
 
+def caller_refused(exc: FatalError, impersonate: Impersonate | None) -> bool:
+    """Dataverse refused whom the request acts as (not what it does): every request of the
+    step would be refused the same way."""
+    if impersonate is None:
+        return False
+    if exc.status == 403 and (exc.code or "").lower() == PRIVILEGE_MISSING:
+        return ACT_ON_BEHALF.lower() in exc.message.lower()
+    return exc.status == 404 and _names(exc.message, impersonate)
+
+
 def _privilege(exc: FatalError, what: str, impersonate: Impersonate | None) -> FatalError:
     if ACT_ON_BEHALF.lower() in exc.message.lower():
         target = impersonate.named() if impersonate is not None else "another user"
