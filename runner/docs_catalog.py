@@ -130,6 +130,31 @@ RETURNS: dict[str, Returns] = {
         {"status": 200, "headers": {"OData-Version": "4.0"}, "json": {"value": []}}),
     "dynamics365.associate": Returns("`associated: true`.", {"associated": True}),
     "dynamics365.disassociate": Returns("`disassociated: true`.", {"disassociated": True}),
+    "dynamics365.upload_file": Returns(
+        "`id` (the record's), `file_id` (null for an image column), `file_name`, "
+        "`mime_type`, `size_bytes` and `chunks` (0: sent in one request).",
+        {"id": _ID, "file_id": "3878e950-8e51-ed11-bba1-000d3a9933c9",
+         "file_name": "contract.pdf", "mime_type": "application/pdf", "size_bytes": 48213,
+         "chunks": 0}),
+    "dynamics365.download_file": Returns(
+        "`id`, `found` (false only with `missing_ok`), `file_name`, `mime_type`, "
+        "`size_bytes` and `content_base64` (`content_text` with `as_text`). A step's output "
+        "carries at most 45 KiB of file: a larger file fails the step naming its size "
+        "(move it with `copy_from` of `upload_file` or `attach_note`).",
+        {"id": _ID, "found": True, "file_name": "terms.txt", "mime_type": "text/plain",
+         "size_bytes": 5, "content_base64": "aGVsbG8="}),
+    "dynamics365.attach_note": Returns(
+        "`id` of the note, and its file's `file_name`, `mime_type` and `size_bytes` (null "
+        "without a file).",
+        {"id": _ID, "file_name": "order.csv", "mime_type": "text/csv", "size_bytes": 1024}),
+    "dynamics365.read_note": Returns(
+        "`id`, `subject`, `note_text`, `regarding` (`{table, id}` of the record it is "
+        "about), `file_name`, `mime_type`, `size_bytes` and `content_base64` "
+        "(`content_text` with `as_text`; neither with `include_content: false`); at most "
+        "45 KiB of content, as for `download_file`.",
+        {"id": _ID, "subject": "Signed contract", "note_text": None,
+         "regarding": {"table": "account", "id": _ID}, "file_name": "terms.txt",
+         "mime_type": "text/plain", "size_bytes": 5, "content_base64": "aGVsbG8="}),
     "dynamics_fo.create_record": Returns(
         "`key` (the new record's key fields) and `record` (as created).",
         {"key": {"dataAreaId": "usmf", "CustomerAccount": "US-100"},
@@ -176,6 +201,7 @@ _NEW_CONTACT = {"type": "dynamics365.new_record", "connection": "crm", "table": 
 _NEW_FO_CUSTOMER = {"type": "dynamics_fo.new_record", "connection": "fo",
                     "entity": "CustomersV3"}
 _CONTACT_ID = "{{ trigger.record.contactid }}"
+_FILE_WEBHOOK = {"type": "http.webhook", "auth": "token", "secret_env": "SCANS_WEBHOOK_TOKEN"}
 
 EXAMPLES: dict[str, Example] = {
     "http.webhook": Example({"auth": "token", "secret_env": "CRM_WEBHOOK_SECRET"}),
@@ -226,6 +252,23 @@ EXAMPLES: dict[str, Example] = {
     "dynamics365.request": Example({"method": "GET", "path": "WhoAmI"}),
     "dynamics365.get_schema": Example({"table": "contacts"}),
     "dynamics365.fetchxml_query": Example({"table": "contacts"}),
+    "dynamics365.upload_file": Example(
+        {"table": "contacts", "record_id": "{{ trigger.record.body.contactid }}",
+         "column": "new_passportscan", "file_name": "{{ trigger.record.body.file_name }}",
+         "content_base64": "{{ trigger.record.body.file_base64 }}"}, _FILE_WEBHOOK),
+    "dynamics365.download_file": Example(
+        {"table": "opportunities", "record_id": "{{ trigger.record.opportunityid }}",
+         "column": "new_quote", "missing_ok": True},
+        {"type": "dynamics365.new_or_updated_record", "connection": "crm",
+         "table": "opportunities", "filter": "statecode eq 1"}),
+    "dynamics365.attach_note": Example(
+        {"table": "contacts", "record_id": _CONTACT_ID, "subject": "Welcome pack",
+         "file_name": "welcome.txt",
+         "content_text": "Dear {{ trigger.record.fullname }}, welcome aboard."}, _NEW_CONTACT),
+    "dynamics365.read_note": Example(
+        {"note_id": "{{ trigger.record.annotationid }}", "as_text": True},
+        {"type": "dynamics365.new_record", "connection": "crm", "table": "annotations",
+         "select": ["annotationid", "subject", "filename"]}),
     "dynamics_fo.create_record": Example(
         {"entity": "CustomersV3", "data_area": "usmf", "fields": {
             "CustomerAccount": "{{ trigger.record.accountnumber }}",
@@ -378,6 +421,40 @@ actions:
     top: 50
   - type: log
     message: "{{ steps.leads.count }} hot leads (score over {{ vars.min_score }})"
+"""),
+    "Store a scanned document on its contact, as the contact's owner": (
+        "A scanner posts base64 files to the webhook; each becomes a note about the contact, "
+        "written on behalf of the contact's owner (`impersonate`: the connection's user needs "
+        "the Delegate role), and the contact is marked only if nobody changed it since it "
+        "was read (`if_match`).",
+        """\
+name: scan-to-contact
+trigger:
+  type: http.webhook
+  auth: token
+  secret_env: SCANNER_WEBHOOK_TOKEN
+actions:
+  - id: contact
+    type: dynamics365.get_record
+    connection: crm
+    table: contacts
+    record_id: "{{ trigger.record.body.contactid }}"
+    select: [fullname, ownerid]
+  - id: note
+    type: dynamics365.attach_note
+    connection: crm
+    table: contacts
+    record_id: "{{ trigger.record.body.contactid }}"
+    subject: "Scan: {{ trigger.record.body.file_name }}"
+    file_name: "{{ trigger.record.body.file_name }}"
+    content_base64: "{{ trigger.record.body.file_base64 }}"
+    impersonate: {systemuser_id: "{{ steps.contact.record._ownerid_value }}"}
+  - type: dynamics365.update_record
+    connection: crm
+    table: contacts
+    record_id: "{{ trigger.record.body.contactid }}"
+    if_match: "{{ steps.contact.record['@odata.etag'] }}"
+    fields: {description: "scan {{ steps.note.id }} received"}
 """),
     "Handle a failing step without failing the job": (
         "`on_error` runs handler steps (they see `error.step`, `error.message`); "

@@ -57,6 +57,7 @@ __all__ = [  # with the names other modules import from here
 ]
 
 MAX_PAGE_SIZE = 5000
+BINARY_TYPE = "application/octet-stream"
 
 
 def api_base_url(environment_url: str, api_version: Literal[8, 9] | str = 9) -> str:
@@ -69,7 +70,7 @@ def api_base_url(environment_url: str, api_version: Literal[8, 9] | str = 9) -> 
 class DataverseResponse:
     status: int
     headers: Mapping[str, str]
-    body: Any  # parsed JSON, or None for an empty body
+    body: Any  # parsed JSON, None for an empty body, bytes for a file's content
 
     @property
     def server_time(self) -> datetime | None:
@@ -174,6 +175,8 @@ class DataverseClient(ODataClient[DataverseResponse]):
         if status >= 400 or not raw:
             return DataverseResponse(status, headers,
                                      raw.decode("utf-8", "replace") if raw else None)
+        if headers.get("Content-Type", "").startswith(BINARY_TYPE):
+            return DataverseResponse(status, headers, raw)  # a file's bytes (…/$value)
         try:
             return DataverseResponse(status, headers, decode_json(raw))
         except ValueError as exc:  # a proxy's HTML page, or a body cut short

@@ -64,35 +64,38 @@ class ServiceRoot(Protocol):
     def url(self, path: str) -> str: ...
 
 
-def encode(client: ServiceRoot, items: Sequence[BatchItem]) -> tuple[str, bytes]:
-    """(Content-Type, body) of a ``$batch`` request."""
+def encode(client: ServiceRoot, items: Sequence[BatchItem],
+           common: Mapping[str, str] | None = None) -> tuple[str, bytes]:
+    """(Content-Type, body) of a ``$batch`` request; ``common`` headers go on every part."""
     boundary = f"batch_{uuid.uuid4()}"
     chunks: list[str] = []
     for item in items:
         chunks.append(f"--{boundary}\r\n")
         if isinstance(item, BatchPart):
-            chunks.append(_http_part(client, item, None))
+            chunks.append(_http_part(client, item, None, common or {}))
         else:
-            chunks.append(_change_set(client, item))
+            chunks.append(_change_set(client, item, common or {}))
     chunks.append(f"--{boundary}--\r\n")
     return f"multipart/mixed; boundary={boundary}", "".join(chunks).encode()
 
 
-def _change_set(client: ServiceRoot, parts: Sequence[BatchPart]) -> str:
+def _change_set(client: ServiceRoot, parts: Sequence[BatchPart],
+                common: Mapping[str, str]) -> str:
     boundary = f"changeset_{uuid.uuid4()}"
     chunks = [f"Content-Type: multipart/mixed; boundary={boundary}\r\n\r\n"]
     for content_id, part in enumerate(parts, start=1):
-        chunks += [f"--{boundary}\r\n", _http_part(client, part, content_id)]
+        chunks += [f"--{boundary}\r\n", _http_part(client, part, content_id, common)]
     chunks.append(f"--{boundary}--\r\n")
     return "".join(chunks)
 
 
-def _http_part(client: ServiceRoot, part: BatchPart, content_id: int | None) -> str:
+def _http_part(client: ServiceRoot, part: BatchPart, content_id: int | None,
+               common: Mapping[str, str]) -> str:
     head = ["Content-Type: application/http", "Content-Transfer-Encoding: binary"]
     if content_id is not None:
         head.append(f"Content-ID: {content_id}")
     lines = [f"{part.method} {client.url(part.path)} HTTP/1.1", *[
-        f"{k}: {v}" for k, v in part.headers.items()]]
+        f"{k}: {v}" for k, v in {**common, **part.headers}.items()]]
     body = ""
     if part.body is not None:
         lines.append("Content-Type: application/json; type=entry")

@@ -15,6 +15,7 @@ name, its response type and error bodies, its URL shapes and its paging.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import ssl
 from abc import ABC, abstractmethod
@@ -38,6 +39,7 @@ from connectors.odata.throttle import ConnectionThrottle, ThrottleSettings
 from connectors.proxy import ProxyPolicy
 
 ODATA_HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+LARGE_BODY_BYTES = 1024 * 1024  # aiohttp sends larger bodies from a stream, not in one write
 QUERY_SAFE = "$',()/:@"  # kept verbatim in query values; everything else is percent-encoded
 Query = Mapping[str, str | int]
 # Response bodies (pages of up to 5,000 rows) are decoded by msgspec: the same Python values
@@ -259,10 +261,13 @@ class ODataClient(ABC, Generic[ResponseT]):
     async def _send(self, outgoing: Outgoing,
                     token: str) -> tuple[int, Mapping[str, str], bytes]:
         headers = self._headers(outgoing, token)
+        data: bytes | io.BytesIO | None = outgoing.data
+        if data is not None and len(data) > LARGE_BODY_BYTES:
+            data = io.BytesIO(data)  # streamed, so a file upload never blocks the loop
         async with self.throttle.slot():
             try:
                 async with self.session.request(outgoing.method, URL(outgoing.url, encoded=True),
-                                                data=outgoing.data, headers=headers) as resp:
+                                                data=data, headers=headers) as resp:
                     raw = await resp.read()
                     status, response_headers = resp.status, resp.headers
                     self.throttle.observe(status, response_headers.get("Retry-After"))

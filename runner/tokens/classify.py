@@ -16,7 +16,11 @@
     └── ValueError (a non-JSON body, e.g. a proxy's HTML page)   → RetryableError
 
 Messages carry the connection's name, the code and the service's ``error``, never the
-``error_description`` (it may echo a username) and never a secret.
+``error_description`` (it may echo a username) and never a secret, then what the code means
+and its fix (:mod:`runner.tokens.messages`). ``AADSTS70000`` answering a refresh says the
+token was already used at an authority that rotates refresh tokens strictly (only the newest
+is accepted): another copy of the connection's tokens (a second daemon with its own state, a
+restored backup) redeemed it first; the fix is a new sign-in, and one shared state store.
 """
 
 from __future__ import annotations

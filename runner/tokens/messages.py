@@ -39,7 +39,12 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "AADSTS700084": ("the refresh token reached its fixed lifetime", SIGN_IN_AGAIN),
     "AADSTS50132": ("the session ended after a password change", SIGN_IN_AGAIN),
     "AADSTS50133": ("the session ended after a password expiry", SIGN_IN_AGAIN),
-    "AADSTS70000": ("the refresh token is not valid", SIGN_IN_AGAIN),
+    # Entra keeps a redeemed refresh token valid; an authority that rotates strictly (the
+    # emulator's refresh_token_strict_rotation) refuses every one but the newest.
+    "AADSTS70000": ("the refresh token was refused as already used or not valid: an "
+                    "authority that rotates refresh tokens strictly accepts only the newest, "
+                    "so another copy of this connection's tokens (a second daemon with its "
+                    "own state, a restored backup) used it first", SIGN_IN_AGAIN),
     "AADSTS65001": ("the app has no consent for this resource", SIGN_IN_AGAIN),
     "AADSTS53003": ("a Conditional Access policy blocked the sign-in", FIX_APP),
     "AADSTS50126": ("the username or password is wrong", FIX_PASSWORD),

@@ -21,6 +21,12 @@ that row's own earlier success, and a delete that finds its row gone on a repeat
 A rolled-back atomic change set fails the step (retries and ``on_error`` apply); see
 :mod:`~connectors.dynamics365.actions.batch_mixed`.
 
+**Impersonation** (``impersonate``) goes on every request of the step: the bulk messages,
+the ``$batch`` request and each of its parts. A refusal of whom the step acts as (no
+``prvActOnBehalfOfAnotherUser``, an unknown user) fails the step with the reason instead of
+being tried row by row; a missing privilege of that user is found row by row like any
+other row's failure (it may depend on each row's owner).
+
 Output: ``{"results": [{"index", "ok", "id", "error"}], "succeeded", "failed", "requests"
 (HTTP requests sent), "fallbacks" (chunks retried as $batch)}``; ``error`` is ``{"status",
 "code", "message"}`` or null. ``id`` is null where Dataverse does not say it (an
@@ -47,7 +53,9 @@ from connectors.dynamics365.actions.batch_results import (
 from connectors.dynamics365.actions.batch_wire import send_batch
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.records import client_of
+from connectors.dynamics365.actions.request_options import caller_headers, caller_refused
 from connectors.dynamics365.actions.values import bind_key, to_payload
+from connectors.dynamics365.actions.writes import raise_refused
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
 
@@ -58,9 +66,17 @@ BULK_MESSAGE = {"create": "CreateMultiple", "update": "UpdateMultiple",
 
 async def batch(params: BatchParams, ctx: StepContext) -> dict[str, Any]:
     """Write every row or request; per-row results (see the module docstring)."""
+    try:
+        return await _batch(params, ctx)
+    except FatalError as exc:  # the whole call refused (e.g. may not act as that user)
+        raise_refused(exc, "batch", params.impersonate)
+
+
+async def _batch(params: BatchParams, ctx: StepContext) -> dict[str, Any]:
     client = client_of(ctx)
+    caller = caller_headers(params.impersonate)
     if params.requests is not None:
-        return await mixed(client, params.requests, params.atomic, ctx)
+        return await mixed(client, params.requests, params.atomic, ctx, caller)
     assert params.rows is not None and params.table and params.operation
     info = await table_info(client, params.table)
     outcome = Outcome([None] * len(params.rows))
@@ -99,27 +115,32 @@ async def write_chunk(client: DataverseClient, info: TableInfo, params: BatchPar
                       chunk: list[Row], outcome: Outcome) -> None:
     operation = params.operation or "create"
     by_key_update = operation == "update" and params.key_columns
+    caller = caller_headers(params.impersonate)
     if params.strategy == "bulk" and not by_key_update:
         try:
-            await bulk_message(client, info, operation, chunk, outcome)
+            await bulk_message(client, info, operation, chunk, outcome, caller)
             return
-        except FatalError:
+        except FatalError as exc:
+            if caller_refused(exc, params.impersonate):
+                raise  # who the step acts as is refused: no row would fare better alone
             outcome.fallbacks += 1  # one bad row sank the chunk: find it with $batch
     for start in range(0, len(chunk), MAX_BATCH_PARTS):
         part_rows = chunk[start:start + MAX_BATCH_PARTS]
         parts = [row_part(info, operation, row) for row in part_rows]
         outcome.requests += 1
-        reply = await send_batch(client, parts, continue_on_error=True)
+        reply = await send_batch(client, parts, continue_on_error=True, extra_headers=caller)
         await record_all(client, info, outcome, list(zip(part_rows, reply.results,
                                                          strict=True)))
 
 
 async def bulk_message(client: DataverseClient, info: TableInfo, operation: str,
-                       chunk: list[Row], outcome: Outcome) -> None:
+                       chunk: list[Row], outcome: Outcome,
+                       headers: dict[str, str] | None = None) -> None:
     targets = [_target(info, operation, row) for row in chunk]
     path = f"{info.entity_set}/{NAMESPACE}{BULK_MESSAGE[operation]}"
     outcome.requests += 1
-    response = await client.request("POST", path, json_body={"Targets": targets})
+    response = await client.request("POST", path, json_body={"Targets": targets},
+                                    headers=headers)
     ids: Sequence[Any] = [row.record_id for row in chunk]
     if operation == "create" and isinstance(response.body, dict):
         ids = response.body.get("Ids") or ids

@@ -56,19 +56,21 @@ class Member:
 
 
 async def mixed(client: DataverseClient, requests: list[BatchRequest], atomic: bool,
-                ctx: StepContext) -> dict[str, Any]:
-    """Mixed requests in one change set (atomic) or with continue-on-error."""
+                ctx: StepContext, caller: dict[str, str] | None = None) -> dict[str, Any]:
+    """Mixed requests in one change set (atomic) or with continue-on-error; ``caller``:
+    the impersonation headers of every request."""
     if atomic and len(requests) > MAX_BATCH_PARTS:
         raise FatalError(f"an atomic batch holds at most {MAX_BATCH_PARTS} requests")
     outcome = Outcome([None] * len(requests))
     members = [await _member(client, index, r, ctx) for index, r in enumerate(requests)]
     if atomic:
-        await _atomic(client, members, outcome, ctx.may_repeat)
+        await _atomic(client, members, outcome, ctx.may_repeat, caller)
         return outcome.output()
     for start in range(0, len(members), MAX_BATCH_PARTS):
         chunk = members[start:start + MAX_BATCH_PARTS]
         outcome.requests += 1
-        reply = await send_batch(client, [m.part for m in chunk], continue_on_error=True)
+        reply = await send_batch(client, [m.part for m in chunk], continue_on_error=True,
+                                 extra_headers=caller)
         for member, answer in zip(chunk, reply.results, strict=True):
             if not answer.ok and await member.done_before(client, answer,
                                                           ctx.may_repeat or reply.resent):
@@ -79,11 +81,12 @@ async def mixed(client: DataverseClient, requests: list[BatchRequest], atomic: b
 
 
 async def _atomic(client: DataverseClient, members: list[Member], outcome: Outcome,
-                  may_repeat: bool) -> None:
+                  may_repeat: bool, caller: dict[str, str] | None) -> None:
     pending = members
     while pending:
         outcome.requests += 1
-        reply = await send_batch(client, [[m.part for m in pending]], continue_on_error=False)
+        reply = await send_batch(client, [[m.part for m in pending]], continue_on_error=False,
+                                 extra_headers=caller)
         may_repeat = may_repeat or reply.resent
         failed = next(((m, a) for m, a in zip(pending, reply.results, strict=True)
                        if not a.ok and a.error()["code"] != ROLLED_BACK), None)

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import Params
 from connectors.dynamics365.actions.records import KeyValue
+from connectors.dynamics365.actions.request_options import IMPERSONATE, Impersonate
 
 MAX_BATCH_PARTS = 1000
 
@@ -47,6 +48,7 @@ class BatchParams(Params):
         examples=[[{"operation": "create", "table": "tasks", "fields": {"subject": "x"}}]])
     atomic: bool = Field(False, description="Mixed mode: all or nothing (one change set).",
                          examples=[True])
+    impersonate: Impersonate | None = IMPERSONATE
 
     @model_validator(mode="after")
     def _one_mode(self) -> BatchParams:

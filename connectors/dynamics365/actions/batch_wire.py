@@ -9,7 +9,7 @@ The POST goes through the connection's throttle, token and retries like every ot
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from yarl import URL
@@ -41,13 +41,15 @@ class BatchReply:
 
 
 async def send_batch(client: DataverseClient, items: Sequence[BatchItem],
-                     continue_on_error: bool) -> BatchReply:
-    """One result per request of ``items`` (see the module docstring)."""
+                     continue_on_error: bool,
+                     extra_headers: Mapping[str, str] | None = None) -> BatchReply:
+    """One result per request of ``items`` (see the module docstring); ``extra_headers``
+    (e.g. impersonation) go on the ``$batch`` request and on each of its requests."""
     count = sum(1 if isinstance(i, BatchPart) else len(i) for i in items)
     if count > MAX_PARTS:
         raise FatalError(f"a $batch holds at most {MAX_PARTS} requests, not {count}")
-    content_type, body = encode(client, items)
-    headers = {**ODATA_HEADERS, "Content-Type": content_type}
+    content_type, body = encode(client, items, extra_headers)
+    headers = {**ODATA_HEADERS, **(extra_headers or {}), "Content-Type": content_type}
     if continue_on_error:
         headers["Prefer"] = "odata.continue-on-error"
     post = NotingResends(lambda: _post(client, body, headers))

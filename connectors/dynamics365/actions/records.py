@@ -6,27 +6,53 @@ return=representation`` (selecting only the primary key unless ``return_record``
 output carries the record id even for an alternate key, and an upsert tells created (201)
 from updated (200). Outputs follow :mod:`~connectors.dynamics365.actions.values`.
 
+Every action may act as another user (``impersonate``); writes may run Dataverse's duplicate
+detection (``suppress_duplicate_detection: false``); update, upsert and delete may be made
+conditional on the version that was read (``if_match``). See
+:mod:`~connectors.dynamics365.actions.request_options`.
+
 Errors: an update of a missing row (``If-Match: *``) and a delete or get of one are
 ``FatalError`` with Dataverse's ``0x80040217`` kept; ``create_only`` on an existing row is a
-``FatalError`` naming the conflict. 429 and 5xx were already retried by the client.
+``FatalError`` naming the conflict; an ``if_match`` version that is no longer the record's
+says the record changed since it was read (see
+:mod:`~connectors.dynamics365.actions.conditional` for what a repeat of such a write does).
+429 and 5xx were already retried by the client.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from connectors.base import Params, StepContext
-from connectors.dynamics365.actions import repeats
+from connectors.dynamics365.actions import conditional, repeats
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
+from connectors.dynamics365.actions.request_options import (
+    IMPERSONATE,
+    SUPPRESS_DUPLICATE_DETECTION,
+    Impersonate,
+    caller_headers,
+    etag,
+    if_match_field,
+    refusal,
+)
 from connectors.dynamics365.actions.values import (
     ANNOTATIONS_PREFER,
     from_record,
     record_path,
     select_option,
     to_payload,
+)
+from connectors.dynamics365.actions.writes import (
+    Write,
+    create_row,
+    made_before,
+    read_back,
+    write_options,
+    written,
 )
 from connectors.dynamics365.client import DataverseClient, DataverseResponse
 from connectors.errors import FatalError
@@ -71,6 +97,12 @@ class CreateRecordParams(Params):
                                 examples=[True])
     select: list[str] | None = Field(None, description="Columns of the returned record.",
                                      examples=[["name", "statuscode"]])
+    impersonate: Impersonate | None = IMPERSONATE
+    suppress_duplicate_detection: bool = SUPPRESS_DUPLICATE_DETECTION
+
+
+def _etag(cls: type, value: str | int | None) -> str | None:
+    return etag(value)
 
 
 class UpdateRecordParams(RecordAddress):
@@ -79,6 +111,11 @@ class UpdateRecordParams(RecordAddress):
     return_record: bool = Field(False, description="Return the updated record.", examples=[True])
     select: list[str] | None = Field(None, description="Columns of the returned record.",
                                      examples=[["name"]])
+    if_match: str | None = if_match_field("Update")
+    impersonate: Impersonate | None = IMPERSONATE
+    suppress_duplicate_detection: bool = SUPPRESS_DUPLICATE_DETECTION
+
+    _check_etag = field_validator("if_match", mode="before")(classmethod(_etag))
 
 
 class UpsertRecordParams(UpdateRecordParams):
@@ -86,10 +123,21 @@ class UpsertRecordParams(UpdateRecordParams):
         "upsert", description="upsert; create_only (fails when the row exists); update_only "
                               "(fails when it does not).", examples=["create_only"])
 
+    @model_validator(mode="after")
+    def _conditional_update(self) -> UpsertRecordParams:
+        if self.if_match is not None and self.mode == "create_only":
+            raise ValueError("if_match applies to an existing record; create_only never "
+                             "updates one")
+        return self
+
 
 class DeleteRecordParams(RecordAddress):
     missing_ok: bool = Field(False, description="A missing record is not an error.",
                              examples=[True])
+    if_match: str | None = if_match_field("Delete")
+    impersonate: Impersonate | None = IMPERSONATE
+
+    _check_etag = field_validator("if_match", mode="before")(classmethod(_etag))
 
 
 class GetRecordParams(RecordAddress):
@@ -97,77 +145,27 @@ class GetRecordParams(RecordAddress):
                                      examples=[["fullname", "parentcustomerid"]])
     expand: str | None = Field(None, description="OData $expand of related records.",
                                examples=["parentcustomerid_account($select=name)"])
+    impersonate: Impersonate | None = IMPERSONATE
 
 
 def client_of(ctx: StepContext) -> DataverseClient:
     return DataverseClient.of(ctx, "action")
 
 
-def write_options(info: TableInfo, return_record: bool,
-                  select: list[str] | None) -> tuple[dict[str, str], dict[str, str]]:
-    """(query, headers) of a write that answers with the record (or just its id)."""
-    prefer = "return=representation"
-    if return_record:
-        return select_option(info, select), {"Prefer": f"{prefer},{ANNOTATIONS_PREFER}"}
-    return {"$select": info.primary_id}, {"Prefer": prefer}
-
-
-def written(info: TableInfo, response: DataverseResponse, return_record: bool) -> dict[str, Any]:
-    body = response.body if isinstance(response.body, dict) else {}
-    output: dict[str, Any] = {"id": body.get(info.primary_id)}
-    if return_record:
-        output["record"] = from_record(body)
-    return output
-
-
 async def create_record(params: CreateRecordParams, ctx: StepContext) -> dict[str, Any]:
-    """Create one row; ``{"id", "record"?}``.
-
-    The row's primary key is derived from the step identity unless ``fields`` gives one, so
-    a create sent again (after a lost answer, a crash, a retry) collides with the row its
-    first copy made; that collision is this step's own earlier success, and the row is
-    read back instead of a second one being made."""
+    """Create one row; ``{"id", "record"?}`` (see :func:`create_row`)."""
     client = client_of(ctx)
     info = await table_info(client, params.table)
-    query, headers = write_options(info, params.return_record, params.select)
     body = await to_payload(client, info, params.fields)
-    derived = body.get(info.primary_id) is None
-    record_id = ctx.derived_id() if derived else str(body[info.primary_id])
-    body[info.primary_id] = record_id
-    try:
-        response = await client.request("POST", info.entity_set, params=query, json_body=body,
-                                        headers=headers)
-    except FatalError as exc:
-        ours = derived or exc.resent or ctx.may_repeat
-        if not (ours and repeats.is_duplicate_key(exc.status, exc.code, exc.message)):
-            raise
-        path = info.entity_set + odata.key_segment(record_id)
-        response = await _made_before(client, path, query, _read_back(headers), exc)
-        repeats.recognised(ctx, "create_record", path)
+    write = Write(params.return_record, params.select, params.impersonate,
+                  params.suppress_duplicate_detection)
+    response = await create_row(client, info, body, ctx, write)
     return written(info, response, params.return_record)
 
 
-async def _made_before(client: DataverseClient, path: str, query: dict[str, str],
-                       headers: dict[str, str], conflict: FatalError) -> DataverseResponse:
-    """The row at ``path``, which a duplicate answer says an earlier copy made; when it is
-    not there, the duplicate was someone else's and ``conflict`` is raised."""
-    try:
-        return await client.request("GET", path, params=query, headers=headers)
-    except FatalError as exc:
-        if exc.status == 404:
-            raise conflict from None
-        raise
-
-
-def _read_back(write_headers: dict[str, str]) -> dict[str, str]:
-    """The headers of a GET that answers as the write would have (annotations kept)."""
-    prefer = [p for p in write_headers.get("Prefer", "").split(",")
-              if p.startswith("odata.include-annotations")]
-    return {"Prefer": prefer[0]} if prefer else {}
-
-
 async def update_record(params: UpdateRecordParams, ctx: StepContext) -> dict[str, Any]:
-    """Update one existing row (``If-Match: *``: never creates); ``{"id", "record"?}``."""
+    """Update one existing row (``If-Match: *``, or the ``if_match`` version: never
+    creates); ``{"id", "record"?}``."""
     return await _patch(params, ctx, {"If-Match": "*"}, "update_record")
 
 
@@ -178,34 +176,83 @@ async def upsert_record(params: UpsertRecordParams, ctx: StepContext) -> dict[st
     return await _patch(params, ctx, conditions, f"upsert_record ({params.mode})")
 
 
+@dataclass(frozen=True)
+class _Patch:
+    """One PATCH of a record: where it goes, what it sends, and how it answers."""
+
+    client: DataverseClient
+    info: TableInfo
+    path: str
+    body: dict[str, Any]
+    params: UpdateRecordParams
+    write: Write
+    what: str
+
+    @property
+    def answer(self) -> tuple[dict[str, str], dict[str, str]]:
+        return write_options(self.info, self.params.return_record, self.params.select)
+
+    async def reread(self, conflict: FatalError) -> DataverseResponse:
+        """The record as the PATCH would have answered it (``conflict`` if it is gone)."""
+        query, headers = self.answer
+        return await made_before(self.client, self.path, query,
+                                  {**read_back(headers), **self.write.caller}, conflict)
+
+
 async def _patch(params: UpdateRecordParams, ctx: StepContext, conditions: dict[str, str],
                  what: str) -> dict[str, Any]:
     client = client_of(ctx)
     info, path = await record_path(client, params.table, params.record_id, params.key)
-    query, headers = write_options(info, params.return_record, params.select)
-    body = await to_payload(client, info, params.fields)
+    write = Write(params.return_record, params.select, params.impersonate,
+                  params.suppress_duplicate_detection)
+    patch = _Patch(client, info, path, await to_payload(client, info, params.fields), params,
+                   write, what)
+    if params.if_match is not None:
+        conditions = {"If-Match": params.if_match}
+    query, headers = patch.answer
+    sent = {**headers, **write.headers(), **conditions}
     try:
-        response = await client.request("PATCH", path, params=query, json_body=body,
-                                        headers={**headers, **conditions})
+        response = await client.request("PATCH", path, params=query, json_body=patch.body,
+                                        headers=sent)
     except FatalError as exc:
-        if not _created_before(exc, conditions, ctx):
-            raise _explained(exc, what, info, params) from exc
-        # create_only sent again: the row it finds is the one its first copy created.
-        response = await _made_before(client, path, query, _read_back(headers),
-                                      _explained(exc, what, info, params))
-        repeats.recognised(ctx, what, path)
-        return {**written(info, response, params.return_record), "created": True}
+        return await _patch_refused(patch, exc, conditions, ctx)
     return {**written(info, response, params.return_record), "created": response.status == 201}
 
 
-def _created_before(exc: FatalError, conditions: dict[str, str], ctx: StepContext) -> bool:
-    return exc.status == 412 and "If-None-Match" in conditions and (exc.resent
-                                                                    or ctx.may_repeat)
+async def _patch_refused(patch: _Patch, exc: FatalError, conditions: dict[str, str],
+                         ctx: StepContext) -> dict[str, Any]:
+    """The output when a refusal is this step's own earlier effect; else the error raised."""
+    error = _explained(exc, patch.what, patch.info, patch.params)
+    may_repeat = exc.resent or ctx.may_repeat
+    if _created_before(exc, conditions, may_repeat):
+        # create_only sent again: the row it finds is the one its first copy created.
+        response = await patch.reread(error)
+        repeats.recognised(ctx, patch.what, patch.path)
+        return {**written(patch.info, response, patch.params.return_record), "created": True}
+    if may_repeat and conditional.is_mismatch(exc, patch.params.if_match) and \
+            await conditional.already_written(patch.client, patch.info, patch.path,
+                                              patch.body, patch.write.caller):
+        # a conditional update sent again: its first copy moved the record to a new version
+        response = await patch.reread(error)
+        repeats.recognised(ctx, patch.what, patch.path)
+        return {**written(patch.info, response, patch.params.return_record), "created": False}
+    raise error from exc
 
 
-def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddress) -> FatalError:
+def _created_before(exc: FatalError, conditions: dict[str, str], may_repeat: bool) -> bool:
+    return exc.status == 412 and "If-None-Match" in conditions and may_repeat
+
+
+def _explained(exc: FatalError, what: str, info: TableInfo,
+               address: RecordAddress) -> FatalError:
+    refusal_said = refusal(exc, what, getattr(address, "impersonate", None))
+    if refusal_said is not None:
+        return refusal_said
     named = f"{info.entity_set} record " + (f"with id {address.record_id}" if address.record_id
                                             else f"with key {address.key}")
+    version = getattr(address, "if_match", None)
+    if conditional.is_mismatch(exc, version):
+        return conditional.mismatch(exc, what, named, str(version))
     if exc.status == 412:
         return FatalError(f"{what}: conflict, a {named} already exists ({exc.message})",
                           status=exc.status, code=exc.code)
@@ -213,10 +260,14 @@ def _explained(exc: FatalError, what: str, info: TableInfo, address: RecordAddre
 
 
 async def delete_record(params: DeleteRecordParams, ctx: StepContext) -> dict[str, Any]:
-    """Delete one row; ``{"deleted": bool}`` (false only with ``missing_ok``)."""
+    """Delete one row (only at the ``if_match`` version when given); ``{"deleted": bool}``
+    (false only with ``missing_ok``)."""
     client = client_of(ctx)
     info, path = await record_path(client, params.table, params.record_id, params.key)
-    return await deleted(client.request("DELETE", path), params.missing_ok,
+    headers = caller_headers(params.impersonate)
+    if params.if_match is not None:
+        headers["If-Match"] = params.if_match
+    return await deleted(client.request("DELETE", path, headers=headers), params.missing_ok,
                          lambda exc: _explained(exc, "delete_record", info, params), ctx)
 
 
@@ -227,7 +278,8 @@ async def get_record(params: GetRecordParams, ctx: StepContext) -> dict[str, Any
     query = select_option(info, params.select)
     if params.expand:
         query["$expand"] = params.expand
-    body = await explained(client.get_json(path, query, {"Prefer": ANNOTATIONS_PREFER}),
+    headers = {"Prefer": ANNOTATIONS_PREFER, **caller_headers(params.impersonate)}
+    body = await explained(client.get_json(path, query, headers),
                            lambda exc: _explained(exc, "get_record", info, params))
     return {"id": body.get(info.primary_id), "record": from_record(body)}
 
@@ -237,14 +289,17 @@ _spec = partial(action_spec, "dynamics365")
 SPECS = (
     _spec("create_record", CreateRecordParams, create_record, "Create a Dataverse record.",
           "keyed", "the record's primary key is derived from the step identity, so a create "
-          "sent again finds the record its first copy made (no second record)"),
+          "sent again finds the record its first copy made (no second record), also when "
+          "duplicate detection finds that copy a duplicate"),
     _spec("update_record", UpdateRecordParams, update_record,
           "Update a Dataverse record by id or alternate key (never creates).", "natural",
-          "writing the same values again changes nothing"),
+          "writing the same values again changes nothing; with if_match, a repeat finds the "
+          "version its first copy made and succeeds if the record holds every value it "
+          "writes, else fails as changed since read"),
     _spec("upsert_record", UpsertRecordParams, upsert_record,
           "Create or update a Dataverse record by id or alternate key.", "natural",
           "the same key and values again change nothing; create_only sent again finds the "
-          "record its first copy created"),
+          "record its first copy created; if_match as in update_record"),
     _spec("delete_record", DeleteRecordParams, delete_record, "Delete a Dataverse record.",
           "natural", "a delete sent again finds the record gone and succeeds"),
     _spec("get_record", GetRecordParams, get_record,

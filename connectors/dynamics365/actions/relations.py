@@ -17,7 +17,13 @@ from connectors.base import ActionSpec, Params, StepContext
 from connectors.dynamics365.actions import repeats
 from connectors.dynamics365.actions.metadata import TableInfo, table_info
 from connectors.dynamics365.actions.records import KeyValue, RecordAddress, client_of
+from connectors.dynamics365.actions.request_options import (
+    IMPERSONATE,
+    Impersonate,
+    caller_headers,
+)
 from connectors.dynamics365.actions.values import bind_key, record_path
+from connectors.dynamics365.actions.writes import raise_refused
 from connectors.dynamics365.client import DataverseClient
 from connectors.errors import FatalError
 from connectors.odata import escaping as odata
@@ -39,6 +45,7 @@ class RelateParams(RecordAddress):
         examples=["contact_customer_accounts", "primarycontactid"])
     related: RelatedRecord = Field(description="The other record.",
                                    examples=[{"table": "contacts", "id": "<guid>"}])
+    impersonate: Impersonate | None = IMPERSONATE
 
     @field_validator("relationship")
     @classmethod
@@ -66,10 +73,11 @@ async def associate(params: RelateParams, ctx: StepContext) -> dict[str, Any]:
     client = client_of(ctx)
     single, ref, member = await _paths(client, params)
     try:
-        await client.request("PUT" if single else "POST", ref, json_body={"@odata.id": member})
+        await client.request("PUT" if single else "POST", ref, json_body={"@odata.id": member},
+                             headers=caller_headers(params.impersonate))
     except FatalError as exc:
         if not repeats.is_duplicate_key(exc.status, exc.code, exc.message):
-            raise
+            raise_refused(exc, "associate", params.impersonate)
         repeats.recognised(ctx, "associate", ref)
     return {"associated": True}
 
@@ -80,10 +88,11 @@ async def disassociate(params: RelateParams, ctx: StepContext) -> dict[str, Any]
     client = client_of(ctx)
     single, ref, member = await _paths(client, params)
     try:
-        await client.request("DELETE", ref, params=None if single else {"$id": member})
+        await client.request("DELETE", ref, params=None if single else {"$id": member},
+                             headers=caller_headers(params.impersonate))
     except FatalError as exc:
         if not (repeats.is_missing(exc.status) and (exc.resent or ctx.may_repeat)):
-            raise
+            raise_refused(exc, "disassociate", params.impersonate)
         repeats.recognised(ctx, "disassociate", ref)
     return {"disassociated": True}
 
