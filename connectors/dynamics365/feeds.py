@@ -110,8 +110,8 @@ class TimestampFeed:
 
     def pushed(self, body: Mapping[str, Any], target: PushTarget) -> list[Event]:
         event = pushed_event(body, target.primary_id, self.trigger.identity)
-        author = str(event.record.get(self.trigger.author) or "").lower() if event else ""
-        if event is None or (target.own_user is not None and author == target.own_user):
+        if event is None or (target.own_user is not None
+                             and self.trigger.made_by(event.record, target.own_user)):
             return []
         record = from_record(event.record) if target.labels else {
             k: v for k, v in event.record.items() if "@" not in k or k == "@odata.etag"}
@@ -125,7 +125,7 @@ class TimestampFeed:
         is the column ``x``); None: every column."""
         if params.select is None:
             return None
-        author = [("createdby" if self.column == "createdon" else "modifiedby")] \
+        author = [_logical(c) for c in self.trigger.authors] \
             if params.ignore_own_changes else []
         names = [_logical(c) for c in (*params.select, self.column, *_ALWAYS, *author)]
         return tuple(dict.fromkeys(names))

@@ -92,8 +92,9 @@ class RecordTriggerParams(Params):
         examples=[True])
     ignore_own_changes: bool = Field(
         False, description="Skip rows this connection's own user (WhoAmI) created "
-                           "(new_record) or changed last (new_or_updated_record): a recipe "
-                           "that writes to the table it watches does not trigger itself.",
+                           "(new_record) or changed last (new_or_updated_record), itself or "
+                           "impersonating another user: a recipe that writes to the table it "
+                           "watches does not trigger itself.",
         examples=[True])
 
 
@@ -127,6 +128,17 @@ class TimestampTrigger:
     identity: Callable[[dict[str, Any], str], str]  # (row, primary key) -> event identity
     kind: Callable[[dict[str, Any]], str]
     author: str  # the lookup naming who made the change: _createdby_value / _modifiedby_value
+    delegate: str  # who made it for them when impersonating: _createdonbehalfby_value / …
+
+    @property
+    def authors(self) -> tuple[str, str]:
+        """The lookups that name this connection's user when it made the change: itself, or
+        on behalf of another user (impersonation)."""
+        return self.author, self.delegate
+
+    def made_by(self, row: Mapping[str, Any], user: str) -> bool:
+        """Whether ``user`` made the row's change, itself or impersonating another user."""
+        return any(str(row.get(column) or "").lower() == user for column in self.authors)
 
 
 def row_version(row: Mapping[str, Any]) -> str:
@@ -153,9 +165,10 @@ def created_or_updated(row: dict[str, Any]) -> str:
         else "updated"
 
 
-NEW = TimestampTrigger("createdon", id_identity, lambda row: "created", "_createdby_value")
+NEW = TimestampTrigger("createdon", id_identity, lambda row: "created", "_createdby_value",
+                       "_createdonbehalfby_value")
 NEW_OR_UPDATED = TimestampTrigger("modifiedon", version_identity, created_or_updated,
-                                  "_modifiedby_value")
+                                  "_modifiedby_value", "_modifiedonbehalfby_value")
 
 
 def query_options(params: RecordTriggerParams, trigger: TimestampTrigger, key: str,
@@ -164,7 +177,7 @@ def query_options(params: RecordTriggerParams, trigger: TimestampTrigger, key: s
     column = trigger.column
     options: dict[str, str] = {"$orderby": f"{column} asc,{key} asc"}
     if params.select is not None:
-        author = [trigger.author] if params.ignore_own_changes else []
+        author = list(trigger.authors) if params.ignore_own_changes else []
         watched = getattr(params, "changed_columns", None) or []
         columns = dict.fromkeys([*params.select, key, column, "createdon", "modifiedon",
                                  *author, *watched])
@@ -214,13 +227,12 @@ def _page_events(trigger: TimestampTrigger, state: CursorState, rows: list[dict[
     for row in rows:
         last = row[column][:19]  # second_of, inlined
         identity = identity_of(row, key)
-        if accept(last, identity) and (own is None or _author(row, trigger) != own):
+        if accept(last, identity) and (own is None or not trigger.made_by(row, own)):
             append(Event(identity, row, kind_of(row)))
     return events, last
 
 
-def _author(row: dict[str, Any], trigger: TimestampTrigger) -> str:
-    return str(row.get(trigger.author) or "").lower()
+
 
 
 async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerParams,
@@ -237,7 +249,7 @@ async def backfill_timestamp(trigger: TimestampTrigger, params: RecordTriggerPar
     async for page in client.paginate(params.table, options, params.page_size,
                                       headers=_labels_header(params)):
         events = [Event(trigger.identity(row, key), row, trigger.kind(row)) for row in page.rows
-                  if own is None or _author(row, trigger) != own]
+                  if own is None or not trigger.made_by(row, own)]
         yield PollPage([labelled(e) for e in events] if params.include_labels else events, {})
 
 
