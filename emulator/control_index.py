@@ -41,6 +41,14 @@ DESCRIPTIONS: dict[tuple[str, str], str] = {
         "grant or withdraw admin consent (AADSTS65001)",
     ("POST", "/_emulator/identity/device-codes/approve"): "sign a user in with a device code",
     ("POST", "/_emulator/identity/auto-sign-in"): "sign this user in at /authorize at once",
+    ("POST", "/_emulator/identity/apps/{client_id}/certificates"):
+        "register a certificate credential on an app {certificate: PEM}",
+    ("POST", "/_emulator/identity/apps/{client_id}/federated-credentials"):
+        "trust a federated token {subject, audience?, issuer?} for an app",
+    ("POST", "/_emulator/identity/federated-tokens"):
+        "a token as a Kubernetes cluster would project it {subject, audience?, lifetime_s?}",
+    ("POST", "/_emulator/identity/managed-identities"):
+        "add a managed identity {client_id?, system_assigned?, identity_header?, roles?}",
     ("POST", "/_emulator/dataverse/tables/{name}/rows"): "insert rows into a Dataverse table",
     ("GET", "/_emulator/dataverse/tables/{name}/rows"): "every row of a table, raw",
     ("GET", "/_emulator/dataverse/tables"): "the Dataverse tables and entity sets",
