@@ -49,7 +49,7 @@ from runner.config import suggestion
 from runner.connections import ConnectionsFile, DynamicsConnectionBase
 from runner.engine.backfill import BackfillSummary, backfill, backfill_spec
 from runner.ops.queue import queue_stats
-from runner.ops.recipe_health import KEPT_LAST_GOOD, recipe_health
+from runner.ops.recipe_health import KEPT_LAST_GOOD, poll_lag_s, recipe_health
 from runner.output import (
     NONE_CELL,
     counted,
@@ -144,7 +144,8 @@ class RecipeStatus:
             "last_poll_at": iso_time(self.state.last_poll_at),
             "last_poll_error": self.state.last_error,
             "jobs": {status.value: self.counts.get(status, 0) for status in JobStatus},
-            "lag_s": None if self.lag_s is None else round(self.lag_s, 3),
+            "lag_s": _rounded(self.lag_s),
+            "poll_lag_s": _rounded(self.poll_lag_s(time.time())),
             "problem": self.state.file_problem,
             **lease_json(self.lease, time.time()),
         }
@@ -153,12 +154,16 @@ class RecipeStatus:
         """The same words as the status page and the daemon's log lines."""
         return recipe_health(self.state)
 
+    def poll_lag_s(self, now_s: float) -> float | None:
+        return poll_lag_s(self.recipe.trigger, self.state, now_s)
+
     def cells(self) -> list[object]:
         last_poll = human_time(self.state.last_poll_at) if self.state.last_poll_at else "never"
         return [self.recipe.name, self._enabled_cell(), self.recipe.trigger.type, last_poll,
                 one_line(self.health(), 60), self.counts.get(JobStatus.PENDING, 0),
                 self.counts.get(JobStatus.RUNNING, 0), self.counts.get(JobStatus.FAILED, 0),
-                human_duration(self.lag_s), self.recipe.file]
+                human_duration(self.poll_lag_s(time.time())), human_duration(self.lag_s),
+                self.recipe.file]
 
     def lease_cells(self, now_s: float) -> list[object]:
         age_s = lease_age_s(self.lease, now_s)
@@ -185,7 +190,7 @@ async def list_recipes(args: argparse.Namespace, registry: Registry) -> int:
         print_json([s.to_json() for s in statuses] + [b.to_json() for b in broken])
     elif statuses or broken:
         header = ["name", "enabled", "trigger", "last poll", "state", "pending",
-                  "running", "failed", "lag", "file"]
+                  "running", "failed", "poll lag", "job lag", "file"]
         rows = [s.cells() for s in statuses]
         if any(s.lease for s in statuses):  # a daemon has run: show who owns what
             now_s = time.time()
@@ -261,9 +266,10 @@ class BrokenFile:
                 "file_enabled": None, "operator_override": None, "trigger": None,
                 "state": self.health(), "failing": False, "failed_polls": None,
                 "last_poll_at": None, "last_poll_error": None, "jobs": None, "lag_s": None,
+                "poll_lag_s": None,
                 "problem": self.problem}
 
-    def cells(self, width: int = 10) -> list[object]:
+    def cells(self, width: int = 11) -> list[object]:
         name = self.name or "(broken)"
         return [name, "yes" if self.kept else "no", "-", "-", one_line(self.health(), 100),
                 *["-"] * (width - 6), self.file]
@@ -409,3 +415,7 @@ def _print_backfill(args: argparse.Namespace, recipe: Recipe, summary: BackfillS
     print(f"backfill {recipe.name} [{since}, {until}): {counted(summary.events, 'event')}, "
           f"{counted(summary.new_jobs, 'new job')}, "
           f"{counted(summary.duplicates, 'duplicate')}")
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)

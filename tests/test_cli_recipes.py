@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,9 +93,11 @@ async def test_recipes_list_shows_switch_last_poll_job_counts_and_broken_files(
     assert await recipes_cli("list", *options(tmp_path)) == 0
     header, relay_line, broken_line = capsys.readouterr().out.splitlines()
     assert header.split() == ["NAME", "ENABLED", "TRIGGER", "LAST", "POLL", "STATE",
-                              "PENDING", "RUNNING", "FAILED", "LAG", "FILE"]
+                              "PENDING", "RUNNING", "FAILED", "POLL", "LAG", "JOB", "LAG",
+                              "FILE"]
     cells = relay_line.split()
-    assert cells[:3] == ["relay", "yes", "test.list"] and cells[-5:-1] == ["0", "0", "1", "-"]
+    assert cells[:3] == ["relay", "yes", "test.list"]
+    assert cells[-6:-1] == ["0", "0", "1", "0s", "-"]
     assert cells[5] == "ok"
     assert broken_line.startswith("broken ") and "broken: 2:17: trigger.type: unknown" in (
         broken_line)
@@ -184,3 +187,25 @@ def test_listing_or_switching_without_the_daemons_store_says_where_it_looked(
         f"error: no recipes at {tmp_path / 'recipe'}; point at the daemon's recipes with "
         "--recipes or RECIPE_RUNNER_RECIPES\n")
     assert not (tmp_path / "state.db").exists()
+
+
+async def test_poll_lag_grows_from_the_last_good_poll_while_polls_fail(
+    tmp_path: Path, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine = await engine_in(tmp_path, relay_text(endpoint, []))
+    await engine.stop(5)
+    await engine.store.close()
+    now_s = time.time()
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    for at_s, error in [(now_s - 200, None), (now_s - 20, "503"), (now_s - 10, "503"),
+                        (now_s - 5, "503")]:
+        async with await Store.open(url, clock=lambda at_s=at_s: at_s) as store:
+            await store.record_poll_outcomes(["relay"], error)
+
+    (relay,) = await listed(capsys, tmp_path)
+    assert relay["state"] == "failing (3 polls in a row): 503" and relay["lag_s"] is None
+    assert 165 <= relay["poll_lag_s"] < 175  # 200 s since the good poll - the 30 s interval
+    async with await Store.open(url, clock=lambda: now_s) as store:  # a good poll: on time
+        await store.record_poll_outcome("relay")
+    (relay,) = await listed(capsys, tmp_path)
+    assert relay["poll_lag_s"] == 0 and relay["state"] == "ok"

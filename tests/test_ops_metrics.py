@@ -57,6 +57,7 @@ async def test_metrics_count_what_the_engine_did_after_real_jobs(
     assert value(found, "recipe_runner_request_retries_total", connection=conn) == 1
     assert value(found, "recipe_runner_queue_depth", recipe=recipe) == 0
     assert value(found, "recipe_runner_queue_lag_seconds", recipe=recipe) == 0
+    assert value(found, "recipe_runner_poll_lag_seconds", recipe=recipe) == 0  # polled on time
     assert (value(found, "recipe_runner_state_store_seconds_count", statement="insert")
             or 0) >= 3
     assert ("recipe_runner_event_loop_lag_seconds", frozenset()) in found

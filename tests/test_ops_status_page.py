@@ -34,7 +34,7 @@ async def test_status_page_shows_recipe_failed_job_error_and_no_secret(
     text = visible_text(html)
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert headers["Cache-Control"] == "no-store"
-    assert re.search(rf"{recipe} dynamics365.new_or_updated_record running \S+ s ago - 0 1",
+    assert re.search(rf"{recipe} dynamics365.new_or_updated_record running \S+ s ago 0 s - 0 1",
                      text), text
     assert re.search(r"crm dynamics365 · client_credentials ok in \d+ min", text), text
     assert "dynamics365.request failed" in text and MISSING_ID in text

@@ -103,6 +103,29 @@ async def test_upgrade_from_version_3_keeps_jobs_steps_and_dedupe(target: StoreT
         await store.close()
 
 
+async def test_upgrade_to_version_9_counts_polls_that_went_well_as_good(
+        target: StoreTarget) -> None:
+    engine = target.engine()
+    try:
+        assert await migrate(engine, up_to=8) == list(range(1, 9))
+        async with engine.begin() as conn:
+            for recipe, error in [("fine", None), ("broken", "503")]:
+                await conn.exec_driver_sql(
+                    "INSERT INTO recipe_states (recipe, last_poll_at, last_error, updated_at) "
+                    f"VALUES ('{recipe}', 100.0, {'NULL' if error is None else repr(error)}, "
+                    "100.0)")
+    finally:
+        await engine.dispose()
+
+    store = await target.open()
+    try:
+        states = await store.get_recipe_states(["fine", "broken", "new"])
+        assert [states[name].last_good_poll_at for name in ("fine", "broken", "new")] == [
+            100.0, None, None]
+    finally:
+        await store.close()
+
+
 def _v1_job_row() -> dict[str, object]:
     return {
         "id": job_id_for("leads", "r1:1"),

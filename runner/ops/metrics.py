@@ -116,6 +116,11 @@ class Metrics:
             "signed in).", ["connection"], registry=r)
         self.poll_interval = Gauge("recipe_runner_poll_interval_seconds",
                                    "The recipe's poll interval.", ["recipe"], registry=r)
+        self.poll_lag = Gauge(
+            "recipe_runner_poll_lag_seconds",
+            "Seconds since the recipe's last poll without an error, beyond its poll interval "
+            "(0: on time; absent until it has polled well, and for recipes that do not poll).",
+            ["recipe"], registry=r)
 
     def observe_poll(self, recipe: str, summary: PollResult) -> None:
         """Count one finished poll (skipped polls are not polls)."""

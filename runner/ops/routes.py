@@ -7,6 +7,7 @@ while the app runs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from runner.ops.health import healthz, readyz
 from runner.ops.heartbeat import Heartbeat
 from runner.ops.metrics import CONTENT_TYPE, METRICS, Metrics
 from runner.ops.queue import queue_stats
+from runner.ops.recipe_health import poll_lag_s
 from runner.ops.status import job_detail, status_page
 from runner.ops.store_timing import time_statements
 
@@ -53,13 +55,19 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 
 async def sample_queues(ops: OpsContext) -> None:
-    """Set queue depth and lag of every loaded recipe (one grouped query per scrape)."""
+    """Set queue depth, job lag and poll lag of every loaded recipe (two queries per
+    scrape)."""
     try:
         stats = await queue_stats(ops.engine.store)
+        states = await ops.engine.store.get_recipe_states(list(ops.engine.recipes))
     except Exception:  # the store is down: /readyz says so; keep the last samples
         return
+    now_s = time.time()
     for name, running in ops.engine.recipes.items():
         ops.metrics.poll_interval.labels(name).set(running.recipe.trigger.poll_interval_s)
+        late_s = poll_lag_s(running.recipe.trigger, states[name], now_s)
+        if late_s is not None:
+            ops.metrics.poll_lag.labels(name).set(late_s)
         queue = stats.get(name)
         ops.metrics.queue_depth.labels(name).set(queue.pending if queue else 0)
         ops.metrics.queue_lag.labels(name).set(queue.lag_s if queue else 0.0)

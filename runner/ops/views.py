@@ -16,7 +16,7 @@ from runner.engine.engine import RunningRecipe
 from runner.ops.context import OpsContext
 from runner.ops.health import NEEDS_A_PERSON
 from runner.ops.queue import QueueStats, queue_stats
-from runner.ops.recipe_health import recipe_health
+from runner.ops.recipe_health import poll_lag_s, recipe_health
 from runner.store import Job, JobDetail, JobStatus, RecipeState, StepRecord
 
 MAX_SHOWN_CHARS = 4000
@@ -31,6 +31,8 @@ class RecipeRow:
     healthy: bool
     last_poll: str
     last_poll_iso: str
+    poll_lag: str  # beyond the poll interval since the last good poll; "-": none expected
+    poll_late: bool  # more than one interval late
     lag: str
     pending: int
     failed: int
@@ -103,14 +105,19 @@ def shown(value: Any, ops: OpsContext) -> str:
 async def recipe_rows(ops: OpsContext, now_s: float) -> list[RecipeRow]:
     stats = await queue_stats(ops.engine.store, now_s)
     rows = []
-    for name in sorted(ops.engine.recipes):
-        state = await ops.engine.store.get_recipe_state(name)
+    states = await ops.engine.store.get_recipe_states(sorted(ops.engine.recipes))
+    for name, state in states.items():
         queue = stats.get(name, QueueStats())
-        status, healthy = recipe_state(ops.engine.recipes[name], state)
+        running = ops.engine.recipes[name]
+        status, healthy = recipe_state(running, state)
+        late_s = poll_lag_s(running.recipe.trigger, state, now_s)
         rows.append(RecipeRow(
             name=name, trigger=ops.engine.recipes[name].recipe.trigger.type,
             state=ops.redactor.text(status), healthy=healthy,
             last_poll=ago(state.last_poll_at, now_s), last_poll_iso=iso(state.last_poll_at),
+            poll_lag="-" if late_s is None else duration(late_s),
+            poll_late=late_s is not None
+            and late_s > running.recipe.trigger.poll_interval_s,
             lag=duration(queue.lag_s) if queue.pending else "-", pending=queue.pending,
             failed=queue.failed))
     return rows

@@ -76,13 +76,15 @@ def _jobs_v1() -> Table:
 
 
 MIGRATION_7_COLUMNS = ("failed_polls", "file_problem", "backfill_request", "backfill_result")
+MIGRATION_9_COLUMNS = ("last_good_poll_at",)
 
 
 def _recipe_states_v2() -> Table:
-    """``recipe_states`` as migrations 2–5 made it: without the columns of migration 7."""
+    """``recipe_states`` as migrations 2–5 made it: without the columns of migrations 7
+    and 9."""
     table = Table("recipe_states", MetaData())
     for column in recipe_states.columns:
-        if column.name not in MIGRATION_7_COLUMNS:
+        if column.name not in (*MIGRATION_7_COLUMNS, *MIGRATION_9_COLUMNS):
             table.append_column(column._copy())
     return table
 
@@ -95,6 +97,14 @@ def _add_recipe_health(conn: Connection) -> None:
         "ALTER TABLE recipe_states ADD COLUMN failed_polls INTEGER NOT NULL DEFAULT 0")
     for column in MIGRATION_7_COLUMNS[1:]:
         conn.exec_driver_sql(f"ALTER TABLE recipe_states ADD COLUMN {column} TEXT")
+
+
+def _add_last_good_poll(conn: Connection) -> None:
+    """When each recipe last polled without an error, so that its poll lag is honest while
+    its polls fail; a recipe that polled fine so far starts from its last poll."""
+    conn.exec_driver_sql("ALTER TABLE recipe_states ADD COLUMN last_good_poll_at DOUBLE PRECISION")
+    conn.exec_driver_sql(
+        "UPDATE recipe_states SET last_good_poll_at = last_poll_at WHERE last_error IS NULL")
 
 
 def _drop_status_indexes(conn: Connection) -> None:
@@ -142,6 +152,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _add_recipe_health),
     Migration(8, "the last watched values per record (changed_columns)",
               _create(record_digests)),
+    Migration(9, "the last poll without an error per recipe (honest poll lag)",
+              _add_last_good_poll),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -12,24 +12,28 @@ from runner.store._sql import insert_for
 from runner.store.records import RecipeState
 from runner.store.schema import recipe_states
 
+_STATE_COLUMNS = (recipe_states.c.recipe, recipe_states.c.enabled, recipe_states.c.last_poll_at,
+                  recipe_states.c.last_error, recipe_states.c.failed_polls,
+                  recipe_states.c.file_problem, recipe_states.c.last_good_poll_at)
+
 
 async def get_recipe_state(conn: AsyncConnection, recipe: str) -> RecipeState:
     """The recipe's state; a recipe never seen has no override and no poll yet."""
-    row = (
-        await conn.execute(
-            select(
-                recipe_states.c.enabled, recipe_states.c.last_poll_at, recipe_states.c.last_error,
-                recipe_states.c.failed_polls, recipe_states.c.file_problem,
-            ).where(recipe_states.c.recipe == recipe)
-        )
-    ).first()
-    if row is None:
-        return RecipeState(recipe=recipe, enabled=None, last_poll_at=None, last_error=None)
-    return RecipeState(
-        recipe=recipe, enabled=row.enabled, last_poll_at=row.last_poll_at,
+    return (await get_recipe_states(conn, [recipe]))[recipe]
+
+
+async def get_recipe_states(conn: AsyncConnection,
+                            names: Sequence[str]) -> dict[str, RecipeState]:
+    """The state of each of ``names``, in one statement."""
+    rows = await conn.execute(select(*_STATE_COLUMNS)
+                              .where(recipe_states.c.recipe.in_(list(names))))
+    found = {row.recipe: RecipeState(
+        recipe=row.recipe, enabled=row.enabled, last_poll_at=row.last_poll_at,
         last_error=row.last_error, failed_polls=row.failed_polls,
-        file_problem=row.file_problem,
-    )
+        file_problem=row.file_problem, last_good_poll_at=row.last_good_poll_at)
+        for row in rows}
+    return {name: found.get(name) or RecipeState(recipe=name, enabled=None, last_poll_at=None,
+                                                 last_error=None) for name in names}
 
 
 async def set_recipe_enabled(
@@ -53,8 +57,9 @@ async def record_poll_outcome(
     """Remember that the recipe polled at ``now_s`` and how it went (``None``: fine); a
     failure adds one to the polls failed in a row, a success sets them back to 0."""
     failed = recipe_states.c.failed_polls + 1 if error else 0
+    good = {} if error else {"last_good_poll_at": now_s}
     await _upsert(conn, recipe, now_s, {"failed_polls": failed},
-                  last_poll_at=now_s, last_error=error, failed_polls=1 if error else 0)
+                  last_poll_at=now_s, last_error=error, failed_polls=1 if error else 0, **good)
 
 
 async def _upsert(conn: AsyncConnection, recipe: str, now_s: float,
@@ -81,11 +86,12 @@ async def record_poll_outcomes(conn: AsyncConnection, names: Sequence[str], erro
     """``record_poll_outcome`` for each of ``names``, in one statement."""
     if not names:
         return
+    good = {} if error else {"last_good_poll_at": now_s}
     stmt = insert_for(conn, recipe_states)
     stmt = stmt.on_conflict_do_update(
         index_elements=[recipe_states.c.recipe],
         set_={"last_poll_at": now_s, "last_error": error, "updated_at": now_s,
-              "failed_polls": recipe_states.c.failed_polls + 1 if error else 0})
+              "failed_polls": recipe_states.c.failed_polls + 1 if error else 0, **good})
     await conn.execute(stmt, [{"recipe": name, "updated_at": now_s, "last_poll_at": now_s,
-                               "last_error": error, "failed_polls": 1 if error else 0}
+                               "last_error": error, "failed_polls": 1 if error else 0, **good}
                               for name in names])

@@ -153,6 +153,7 @@ class RecipeState:
     failed_polls: int = 0  # in a row; 0 after a good poll
     # the daemon runs the last good version; the file's first problem
     file_problem: str | None = None
+    last_good_poll_at: float | None = None  # the last poll without an error
 
     @property
     def failing(self) -> bool:

@@ -139,6 +139,7 @@ recipe_states = Table(
     Column("enabled", Boolean),  # NULL: follow the recipe file
     Column("last_poll_at", Double),
     Column("last_error", Text),
+    Column("last_good_poll_at", Double),  # the last poll without an error (migration 9)
     Column("updated_at", Double, nullable=False),
     # polls failed in a row (0 after a good poll): a recipe is "failing" from
     # records.FAILING_AFTER_POLLS on

@@ -342,6 +342,11 @@ class Store:
         async with self._read() as conn:
             return await recipes.get_recipe_state(conn, recipe)
 
+    async def get_recipe_states(self, names: Sequence[str]) -> dict[str, RecipeState]:
+        """The state of each of ``names`` (one read, for pages listing every recipe)."""
+        async with self._read() as conn:
+            return await recipes.get_recipe_states(conn, names)
+
     async def set_recipe_enabled(self, recipe: str, enabled: bool | None) -> None:
         async with self._write() as conn:
             await recipes.set_recipe_enabled(conn, recipe, enabled, self._clock())
