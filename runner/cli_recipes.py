@@ -75,10 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_state_options(listing)
     add_recipe_options(listing)
     for verb, what in (("enable", "resume polling"), ("disable", "stop polling")):
-        switch = sub.add_parser(verb, help=f"{what} a recipe (a running daemon follows)")
+        switch = sub.add_parser(verb, help=f"{what} recipes (a running daemon follows)")
         add_state_options(switch)
         add_recipe_options(switch)
-        switch.add_argument("name", metavar="NAME")
+        switch.add_argument("names", metavar="NAME", nargs="+")
     refill = sub.add_parser("backfill", help="re-read a past range into jobs (the live "
                             "cursor stays put; known events are skipped unless --force)")
     add_state_options(refill)
@@ -287,20 +287,25 @@ async def _broken(file: str, problem: str, store: Store) -> BrokenFile:
 async def switch_recipe(args: argparse.Namespace, registry: Registry, enabled: bool) -> int:
     settings = settings_from(args)
     loaded = load_operator_recipes(settings, registry, operator_connections(settings))
-    recipe = loaded.recipes.get(args.name)
-    if recipe is None:
-        raise UserError(f"no recipe named {args.name!r}" + suggestion(args.name, loaded.recipes))
+    unknown = [name for name in args.names if name not in loaded.recipes]
+    if unknown:  # nothing is switched unless every name is right
+        raise UserError(f"no recipe named {unknown[0]!r}"
+                        + suggestion(unknown[0], loaded.recipes))
+    recipes = [loaded.recipes[name] for name in dict.fromkeys(args.names)]
     store = await open_store_for_writing(settings.state_url)
     async with store:
-        await store.set_recipe_enabled(recipe.name, enabled)
-    if enabled and not recipe.enabled:
-        warn(f"{recipe.file} says enabled: false; the daemon runs {recipe.name} only once "
-             "the file says true")
+        for recipe in recipes:
+            await store.set_recipe_enabled(recipe.name, enabled)
     verb = "enabled" if enabled else "disabled (a running daemon stops polling it at its next poll)"
-    if args.json:
-        print_json({"name": recipe.name, "operator_override": enabled})
-    else:
-        print(f"recipe {recipe.name} {verb}")
+    for recipe in recipes:
+        if enabled and not recipe.enabled:
+            warn(f"{recipe.file} says enabled: false; the daemon runs {recipe.name} only once "
+                 "the file says true")
+        if not args.json:
+            print(f"recipe {recipe.name} {verb}")
+    if args.json:  # one object for one name, a list for several
+        switched = [{"name": r.name, "operator_override": enabled} for r in recipes]
+        print_json(switched[0] if len(switched) == 1 else switched)
     return EXIT_OK
 
 

@@ -155,6 +155,24 @@ async def test_switching_an_unknown_recipe_is_an_error_with_a_suggestion(
     assert not (tmp_path / "state.db").exists()
 
 
+async def test_several_recipes_switch_at_once_and_none_if_one_name_is_wrong(
+    tmp_path: Path, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "recipes").mkdir()
+    for name in ("relay", "relay2"):
+        (tmp_path / "recipes" / f"{name}.yaml").write_text(
+            relay_text(endpoint, ["a"]).replace("name: relay", f"name: {name}"))
+    await (await Store.open(f"sqlite:///{tmp_path / 'state.db'}")).close()  # a daemon ran
+    assert await recipes_cli("disable", "relay", "relay3", *options(tmp_path)) == 1
+    assert "no recipe named 'relay3'" in capsys.readouterr().err
+    assert [r["enabled"] for r in await listed(capsys, tmp_path)] == [True, True]
+    assert await recipes_cli("disable", "--json", "relay", "relay2", *options(tmp_path)) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"name": "relay", "operator_override": False},
+        {"name": "relay2", "operator_override": False}]
+    assert [r["enabled"] for r in await listed(capsys, tmp_path)] == [False, False]
+
+
 async def test_enabling_a_recipe_disabled_in_its_file_warns(
     tmp_path: Path, endpoint: Endpoint, capsys: pytest.CaptureFixture[str]
 ) -> None:
